@@ -1,0 +1,42 @@
+# Two commands: `make book` builds the book, `make test` runs every test. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SHARED_DATA := $(abspath ../shared/data)
+export COURSE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+export COURSE_STATIC_OUTPUT := 1
+export PYTHONHASHSEED := 0
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export MPLBACKEND := Agg
+
+.PHONY: install book test test-fast clean lock normalize
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0" -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" > /dev/null
+	touch $(STAMP)
+
+book: install
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
+
+test: install
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest tests -n 2 -m "not book" $(PYTEST_ARGS)  # unit tests only, no notebooks
+
+normalize: install
+	$(PY) -m course_utils.nbtools normalize chapters exercises
+
+lock: install
+	$(PY) -m pip freeze --exclude-editable | sed '1i # Tested versions (pip constraints): `make` installs with `-c constraints.txt`. Regenerate with `make lock`.' > constraints.txt
+
+clean:
+	rm -rf _build .jupyter_cache

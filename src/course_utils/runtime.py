@@ -1,0 +1,115 @@
+"""Runtime: which profile runs (ci / cpu / gpu), on which device, with which seed and versions.
+
+Every notebook calls :func:`banner` once and picks its sizes with :func:`pick`, so the same
+notebook runs unchanged on a CI runner, a laptop and a Colab GPU.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+PROFILES = ("ci", "cpu", "gpu")
+T = TypeVar("T")
+
+
+def get_profile() -> str:
+    """Return "ci", "cpu" or "gpu": COURSE_PROFILE wins, then CI=true -> ci, then CUDA -> gpu, else cpu."""
+    forced = os.environ.get("COURSE_PROFILE", "").strip().lower()
+    if forced:
+        if forced not in PROFILES:
+            raise ValueError(
+                f"COURSE_PROFILE={forced!r} is not a profile; use one of {', '.join(PROFILES)} "
+                "(or unset it to choose automatically)."
+            )
+        return forced
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        return "ci"
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def get_device(profile: str | None = None) -> torch.device:
+    """The torch device for a profile: CUDA for gpu, else the CPU (ci always runs on the CPU)."""
+    profile = profile or get_profile()
+    if profile == "gpu":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                "COURSE_PROFILE=gpu but no CUDA device is visible. On Colab choose "
+                "Runtime > Change runtime type > GPU, or unset COURSE_PROFILE."
+            )
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def pick(ci: T, cpu: T, gpu: T, profile: str | None = None) -> T:
+    """Choose a value (a size, a step count) for the active profile."""
+    return {"ci": ci, "cpu": cpu, "gpu": gpu}[profile or get_profile()]
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so that a re-run gives the same numbers."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return seed
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def device_name(device: torch.device | None = None) -> str:
+    """A human-readable name of the device: the GPU model, or the CPU model and core count."""
+    device = device or get_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu} ({os.cpu_count()} logical cores)"
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the main libraries, for result files and banners."""
+    out = {"python": platform.python_version(), "torch": torch.__version__}
+    for name in ("transformers", "peft", "tokenizers", "numpy"):
+        try:
+            out[name] = __import__(name).__version__
+        except ImportError:
+            out[name] = "not installed"
+    return out
+
+
+def environment_record() -> dict[str, object]:
+    """Profile, device and versions in one dict: stored with every measured result."""
+    profile = get_profile()
+    return {"profile": profile, "device": device_name(get_device(profile)), **versions()}
+
+
+def banner(seed: int | None = 0) -> dict[str, object]:
+    """Print which profile and device this notebook runs on, seed everything, and return the record."""
+    if seed is not None:
+        seed_everything(seed)
+    rec = environment_record()
+    others = {"ci": "tiny sizes for automated tests", "cpu": "a laptop, minutes per chapter",
+              "gpu": "a CUDA GPU (Colab), the sizes behind the headline numbers"}
+    print(f"profile: {rec['profile']}  ({others[str(rec['profile'])]})")
+    print(f"device:  {rec['device']}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in rec.items() if k not in ("profile", "device")))
+    if seed is not None:
+        print(f"seed:    {seed}")
+    return rec

@@ -1,0 +1,95 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.train import TrainConfig, load_checkpoint, lr_at, train
+
+
+class Tiny(nn.Module):
+    """A bigram-style model with dropout, so RNG state matters for resume."""
+
+    def __init__(self, vocab: int = 11):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 16)
+        self.drop = nn.Dropout(0.2)
+        self.out = nn.Linear(16, vocab)
+
+    def forward(self, x):
+        return self.out(self.drop(self.emb(x)))
+
+
+def batch(step: int):
+    g = torch.Generator().manual_seed(step)
+    x = torch.randint(0, 11, (8, 5), generator=g)
+    return x, (x + 1) % 11
+
+
+def fresh():
+    torch.manual_seed(0)
+    return Tiny()
+
+
+def test_schedule_warmup_and_cosine():
+    cfg = TrainConfig(max_steps=110, lr=1e-3, warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(10, cfg) == pytest.approx(1e-3)
+    assert lr_at(60, cfg) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
+    assert lr_at(110, cfg) == pytest.approx(1e-4)
+    assert lr_at(35, TrainConfig(max_steps=110, lr=1e-3, schedule="constant")) == 1e-3
+
+
+def test_learns_and_evaluates():
+    cfg = TrainConfig(max_steps=150, lr=1e-2, eval_every=50, eval_batches=2, progress=False)
+    h = train(fresh(), batch, cfg, eval_data={"val": lambda i: batch(10_000 + i)})
+    assert h.eval_step == [0, 50, 100, 150]
+    assert h.eval_loss["val"][0] > math.log(11) - 0.5
+    assert h.best("val") < 0.5 * h.eval_loss["val"][0]
+
+
+def test_resume_continues_the_same_curve(tmp_path):
+    cfg = dict(max_steps=40, lr=5e-3, warmup_steps=5, progress=False)
+    full = train(fresh(), batch, TrainConfig(**cfg))
+    ckpt = tmp_path / "run.pt"
+
+    def crash_at_25(step):
+        if step == 25:
+            raise KeyboardInterrupt
+        return batch(step)
+
+    part = train(fresh(), crash_at_25, TrainConfig(**cfg, checkpoint_path=str(ckpt)))
+    assert part.stopped == "interrupted" and len(part.train_loss) == 25
+    # a new process rebuilds the model from scratch; resume must restore everything else
+    resumed = train(fresh(), batch, TrainConfig(**cfg, checkpoint_path=str(ckpt)))
+    assert resumed.step == full.step
+    assert resumed.train_loss == pytest.approx(full.train_loss, rel=1e-6, abs=1e-7)
+
+
+def test_interrupt_saves_a_checkpoint(tmp_path):
+    ckpt = tmp_path / "run.pt"
+
+    def interrupting(step):
+        if step == 7:
+            raise KeyboardInterrupt
+        return batch(step)
+
+    h = train(fresh(), interrupting, TrainConfig(max_steps=20, progress=False, checkpoint_path=str(ckpt)))
+    assert h.stopped == "interrupted"
+    step, saved = load_checkpoint(ckpt, fresh())
+    assert step == 7 and len(saved.train_loss) == 7
+
+
+def test_divergence_stops_with_a_message(capsys):
+    h = train(fresh(), batch, TrainConfig(max_steps=50, lr=1e6, grad_clip=None, warmup_steps=0,
+                                          progress=False))
+    assert h.stopped == "diverged" and len(h.train_loss) < 50
+    assert "too high" in capsys.readouterr().out
+
+
+def test_bad_amp_and_schedule():
+    with pytest.raises(ValueError, match="amp"):
+        train(fresh(), batch, TrainConfig(max_steps=1, amp="fp8", progress=False))
+    with pytest.raises(ValueError, match="schedule"):
+        lr_at(5, TrainConfig(max_steps=10, schedule="step"))
