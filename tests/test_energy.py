@@ -30,10 +30,13 @@ def test_gpt_params_and_flops_per_token_by_hand():
     fwd = E.gpt_flops_per_token(2, 64, context_len=128, vocab_size=65, training=False)
     assert fwd == 270_464
     assert E.gpt_flops_per_token(2, 64, 128, 65) == 3 * 270_464
-    no_attn = E.gpt_flops_per_token(2, 64, 128, 65, attention=False)
+    no_attn = E.gpt_flops_per_token(2, 64, 128, 65, attention="none")
     assert no_attn == 3 * (196_608 + 8_320)
+    assert E.gpt_flops_per_token(2, 64, 128, 65, attention="causal") == 3 * (196_608 + 8_320 + 32_768)
     # without attention and output layer, the count is exactly 6N
-    assert E.gpt_flops_per_token(2, 64, 128, 1, attention=False) == pytest.approx(6 * 98_304, rel=1e-3)
+    assert E.gpt_flops_per_token(2, 64, 128, 1, attention="none") == pytest.approx(6 * 98_304, rel=1e-3)
+    with pytest.raises(ValueError, match="attention"):
+        E.gpt_flops_per_token(2, 64, 128, 65, attention=True)
 
 
 def test_attention_share_grows_with_context():

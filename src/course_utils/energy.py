@@ -52,20 +52,21 @@ def gpt_non_embedding_params(n_layers: int, d_model: int, d_ff: int | None = Non
 
 
 def gpt_flops_per_token(n_layers: int, d_model: int, context_len: int, vocab_size: int,
-                        d_ff: int | None = None, training: bool = True,
-                        attention: bool = True) -> float:
+                        d_ff: int | None = None, training: bool = True, attention: str = "full") -> float:
     """Matmul FLOPs per token of a decoder-only GPT, attention and output layer included.
 
     Forward: 2·N (weight matmuls, N = :func:`gpt_non_embedding_params`) + 2·d·V (output layer)
-    + 4·L·T·d (scores QKᵀ and the weighted sum AV over a full T×T attention matrix).
+    + attention: ``"full"`` 4·L·T·d (QKᵀ and AV over the whole T×T matrix, what a plain matmul
+    computes), ``"causal"`` 2·L·T·d (only the unmasked half, as Kaplan et al. 2020 count), ``"none"``.
     Training multiplies the forward by 3 (the backward pass costs twice the forward).
     """
     _check("context_len", context_len, 1, 1e8)
     _check("vocab_size", vocab_size, 1, 1e8)
+    per_layer = {"full": 4.0, "causal": 2.0, "none": 0.0}
+    if attention not in per_layer:
+        raise ValueError(f"attention must be 'full', 'causal' or 'none', not {attention!r}")
     n = gpt_non_embedding_params(n_layers, d_model, d_ff)
-    forward = 2.0 * n + 2.0 * d_model * vocab_size
-    if attention:
-        forward += 4.0 * n_layers * context_len * d_model
+    forward = 2.0 * n + 2.0 * d_model * vocab_size + per_layer[attention] * n_layers * context_len * d_model
     return 3.0 * forward if training else forward
 
 
