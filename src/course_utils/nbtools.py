@@ -76,9 +76,11 @@ def normalize(path: Path, setup: str | None = None) -> bool:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
+    old = [c for c in nb.cells if c.cell_type == "code" and SETUP_MARKER in c.source]
     nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and SETUP_MARKER in c.source)]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells.insert(first_code, nbformat.v4.new_code_cell(setup))
+    nb.cells[first_code]["id"] = old[0].get("id", "course-setup") if old else "course-setup"  # idempotent
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     for i, cell in enumerate(nb.cells):

@@ -1,0 +1,79 @@
+"""Every lab: the committed student notebook is current and leaks nothing; batch grading gives the
+solution full marks, the blank student notebook 0, and every wrong solution (mutant) less.
+
+The notebooks themselves run under nbval too (exercises/ is a test path): the instructor notebook
+in strict mode (every check, hidden ones included, must pass), the student notebook scoring 0.
+"""
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+from course_utils import grading
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = sorted(p.parent for p in (ROOT / "exercises").glob("*/instructor.ipynb"))
+MUTANTS = ROOT / "tests" / "lab_mutants"
+
+
+def write_submission(lab_dir: Path, edits: list[tuple[str, str]], out: Path) -> Path:
+    """The instructor notebook as a student would hand it in (no hidden cells), with source edits."""
+    nb = json.loads((lab_dir / "instructor.ipynb").read_text())
+    nb["cells"] = [c for c in nb["cells"] if not {grading.HIDDEN_TAG, grading.INSTRUCTOR_TAG}
+                   & set(c.get("metadata", {}).get("tags", []))]
+    for old, new in edits:
+        hits = [c for c in nb["cells"] if old in "".join(c["source"])]
+        assert len(hits) == 1, f"mutant edit {old!r} matches {len(hits)} cells of {lab_dir.name}"
+        hits[0]["source"] = "".join(hits[0]["source"]).replace(old, new)
+    out.write_text(json.dumps(nb))
+    return out
+
+
+def mutants(lab_dir: Path) -> dict[str, list[tuple[str, str]]]:
+    path = MUTANTS / f"{lab_dir.name}.py"
+    return runpy.run_path(str(path))["MUTANTS"] if path.is_file() else {}
+
+
+def test_every_chapter_has_a_lab():
+    assert len(LABS) >= 1
+    for lab_dir in LABS:
+        assert len(mutants(lab_dir)) >= 2, f"{lab_dir.name}: needs at least two mutants in tests/lab_mutants"
+
+
+@pytest.mark.parametrize("lab_dir", LABS, ids=lambda p: p.name)
+def test_student_notebook_is_current_and_leaks_nothing(lab_dir):
+    text = grading.generate_student(lab_dir)
+    assert (lab_dir / "student.ipynb").read_text() == text, \
+        f"run: python -m course_utils.grading generate exercises/{lab_dir.name}"
+    sources = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+    leaks = [s for s in grading.solution_snippets(lab_dir) if s in sources]
+    assert not leaks, f"solution or hidden-test text in the student notebook: {leaks[:3]}"
+    assert "NotImplementedError" in sources
+
+
+@pytest.mark.parametrize("lab_dir", LABS, ids=lambda p: p.name)
+def test_batch_grading_separates_right_from_wrong(lab_dir, tmp_path):
+    lab = grading.load_lab(lab_dir.name)
+    muts = mutants(lab_dir)
+    subs = [write_submission(lab_dir, [], tmp_path / "solution.ipynb"),
+            tmp_path / "blank.ipynb"]
+    subs[1].write_text((lab_dir / "student.ipynb").read_text())
+    subs += [write_submission(lab_dir, edits, tmp_path / f"{name}.ipynb") for name, edits in muts.items()]
+    lab, reports = grading.grade_batch(lab_dir, subs, timeout=30, test_timeout=5)
+    by = {Path(r.student).stem: r for r in reports}
+    full = lab.copy()
+    total = sum(o.max_points for o in by["solution"].outcomes)
+    assert len(lab.questions) >= 3 and any(o.hidden for o in by["solution"].outcomes)
+    assert [o for o in by["solution"].outcomes if o.status != "pass"] == []
+    assert sum(o.points for o in by["blank"].outcomes) == 0
+    assert {o.status for o in by["blank"].outcomes} == {"unanswered"}
+    for name in muts:
+        got = sum(o.points for o in by[name].outcomes)
+        assert got < total, f"{lab_dir.name}: mutant {name} scored full marks"
+        if name.startswith("overfit"):
+            public_fail = [o for o in by[name].outcomes if not o.hidden and o.status != "pass"]
+            assert public_fail == [], f"{name} should pass the public tests (only hidden ones catch it)"
+    assert full.name == lab_dir.name
