@@ -1,0 +1,154 @@
+"""Character-level language modelling: a tokenizer, the nanoGPT train/val split, deterministic
+batches for :func:`course_utils.train.train`, and a recurrent (RNN / LSTM / GRU) character model
+with streaming perplexity and sampling."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class CharTokenizer:
+    """Maps each distinct character of a text to an id (sorted, like nanoGPT's shakespeare_char)."""
+
+    def __init__(self, text_or_chars: str | Sequence[str]):
+        self.chars: list[str] = sorted(set(text_or_chars))
+        if not self.chars:
+            raise ValueError("cannot build a vocabulary from an empty text")
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of the characters of ``text``; unknown characters raise a KeyError that names them."""
+        try:
+            return [self.stoi[c] for c in text]
+        except KeyError as err:
+            raise KeyError(f"character {err.args[0]!r} is not in the vocabulary; build the "
+                           "tokenizer from a text that contains it") from None
+
+    def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
+        """The text of a sequence of ids."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        return "".join(self.chars[i] for i in ids)
+
+
+def train_val_split(data, train_frac: float = 0.9):
+    """First ``train_frac`` of the sequence for training, the rest for validation (nanoGPT's split)."""
+    if not 0 < train_frac < 1:
+        raise ValueError(f"train_frac must lie strictly between 0 and 1, got {train_frac}")
+    n = int(train_frac * len(data))
+    return data[:n], data[n:]
+
+
+def batch_fn(data: torch.Tensor, block_size: int, batch_size: int, seed: int = 0
+             ) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+    """``get_batch(step)`` -> (x, y) of random windows, y shifted by one; the same step gives the same batch."""
+    data = torch.as_tensor(data, dtype=torch.long)
+    if len(data) <= block_size + 1:
+        raise ValueError(f"the data ({len(data)} tokens) must be longer than block_size + 1 = "
+                         f"{block_size + 1}; use a smaller block_size")
+
+    def get_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        ix = torch.randint(len(data) - block_size - 1, (batch_size,), generator=g)
+        x = torch.stack([data[i: i + block_size] for i in ix.tolist()])
+        y = torch.stack([data[i + 1: i + 1 + block_size] for i in ix.tolist()])
+        return x, y
+
+    return get_batch
+
+
+class CharRNN(nn.Module):
+    """Embedding -> recurrent layers (``cell`` = "rnn", "lstm" or "gru") -> linear head over the vocabulary."""
+
+    def __init__(self, vocab_size: int, hidden: int = 256, layers: int = 1, cell: str = "lstm",
+                 embed: int | None = None, dropout: float = 0.0):
+        super().__init__()
+        cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}.get(cell)
+        if cls is None:
+            raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', not {cell!r}")
+        self.cell = cell
+        embed = embed or hidden
+        self.emb = nn.Embedding(vocab_size, embed)
+        self.rnn = cls(embed, hidden, num_layers=layers, batch_first=True,
+                       dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, vocab_size)
+
+    def forward(self, x: torch.Tensor, state=None):
+        """Logits (batch, time, vocab) and the final recurrent state (pass it back in to continue)."""
+        out, state = self.rnn(self.emb(x), state)
+        return self.head(self.drop(out)), state
+
+
+def n_params(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def streaming_nll(model: CharRNN, data, chunk: int = 256, device: torch.device | str = "cpu") -> float:
+    """Mean negative log-likelihood (nats) of ``data[1:]``, each token given ALL tokens before it.
+
+    The sequence is read in chunks and the recurrent state is carried across chunks, so the model
+    sees the same unlimited history at every position (no window restarts).
+    """
+    data = torch.as_tensor(data, dtype=torch.long)
+    if len(data) < 2:
+        raise ValueError("need at least 2 tokens to score")
+    was_training = model.training
+    model.eval()
+    state, total = None, 0.0
+    for i in range(0, len(data) - 1, chunk):
+        x = data[i: min(i + chunk, len(data) - 1)].unsqueeze(0).to(device)
+        y = data[i + 1: i + 1 + x.size(1)].unsqueeze(0).to(device)
+        logits, state = model(x, state)
+        total += float(F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1),
+                                       reduction="sum"))
+    model.train(was_training)
+    return total / (len(data) - 1)
+
+
+def streaming_perplexity(model: CharRNN, data, chunk: int = 256, device: torch.device | str = "cpu") -> float:
+    """exp(:func:`streaming_nll`): perplexity over ``data[1:]``, comparable with an n-gram's."""
+    return math.exp(streaming_nll(model, data, chunk, device))
+
+
+@torch.no_grad()
+def generate(model: CharRNN, prompt_ids: Sequence[int], length: int, temperature: float = 1.0,
+             seed: int = 0, device: torch.device | str = "cpu") -> list[int]:
+    """Sample ``length`` new ids after the prompt, one at a time, feeding back the recurrent state."""
+    if not prompt_ids:
+        raise ValueError("give at least one prompt token (e.g. the id of '\\n')")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    logits, state = model(torch.tensor([list(prompt_ids)], device=device))
+    out: list[int] = []
+    for _ in range(length):
+        probs = F.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)
+        nxt = int(torch.multinomial(probs, 1, generator=g))
+        out.append(nxt)
+        logits, state = model(torch.tensor([[nxt]], device=device), state)
+    model.train(was_training)
+    return out
+
+
+# Sizes of the chapter-1 character models per profile (notebook 02 and benchmarks/charlm.py).
+PROFILE_SIZES: dict[str, dict[str, float | int]] = {
+    "ci": dict(hidden=64, embed=32, layers=1, dropout=0.0, block=64, batch=16, steps=80, lr=3e-3,
+               warmup=10, ngram_max_n=6),
+    "cpu": dict(hidden=256, embed=64, layers=1, dropout=0.0, block=128, batch=32, steps=3000,
+                lr=3e-3, warmup=50, ngram_max_n=8),
+    "gpu": dict(hidden=512, embed=128, layers=2, dropout=0.2, block=256, batch=64, steps=5000,
+                lr=2e-3, warmup=100, ngram_max_n=8),
+}
