@@ -58,7 +58,7 @@ class CharData:
             g = torch.Generator().manual_seed(seed * 10_000_019 + offset + step)
             starts = torch.randint(len(data) - block_size - 1, (batch_size,), generator=g)
             chunk = data[starts[:, None] + arange]
-            return chunk[:, :-1].to(device), chunk[:, 1:].to(device)
+            return chunk[:, :-1].contiguous().to(device), chunk[:, 1:].contiguous().to(device)
 
         return get_batch
 

@@ -1,0 +1,168 @@
+"""Train models.GPT on Tiny Shakespeare (character level, nanoGPT's 90/10 split) for a fixed
+wall-clock budget and record the best validation loss; on CUDA also measure MFU for a
+GPT-2-small-shaped model.
+
+    flock /tmp/course-cpu.lock .venv/bin/python benchmarks/gpt_shakespeare.py            # cpu profile
+    .venv/bin/python benchmarks/gpt_shakespeare.py --profile gpu                         # on a GPU
+
+Writes results/gpt_shakespeare_<profile>.json (with environment_record() and the date).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from course_utils.chardata import shakespeare_chars  # noqa: E402
+from course_utils.models import GPT, GPTConfig  # noqa: E402
+from course_utils.runtime import environment_record, seed_everything  # noqa: E402
+from course_utils.train import (TrainConfig, autocast_context, evaluate, make_optimizer,  # noqa: E402
+                                train)
+
+# Dense bf16 peak FLOP/s (no sparsity) from the vendors' data sheets, matched by device name.
+PEAK_BF16 = {"H100 SXM": 989e12, "H100 PCIe": 756e12, "H100 NVL": 835e12, "H100": 756e12,
+             "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10G": 70e12, "T4": 65e12,
+             "V100": 125e12, "L40S": 362e12, "RTX 4090": 165e12}
+
+RECIPES = {  # model shape and optimisation for each profile; the cpu one was tuned on 2 cores
+    "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch=16, lr=3e-3, amp="measure",
+                warmup=100, seconds=180.0, dropout=0.0),
+    "gpu": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch=64, lr=1e-3, amp="bf16",
+                warmup=100, seconds=180.0, dropout=0.2),
+    "ci": dict(n_layer=2, n_head=2, n_embd=64, block_size=64, batch=8, lr=3e-3, amp="off",
+               warmup=5, seconds=5.0, dropout=0.0),
+}
+
+
+def steps_per_second(cfg: GPTConfig, batch: int, amp: str, device: torch.device, get, n: int = 8) -> float:
+    """Measure training speed on a throw-away copy (calibrates the cosine schedule to the budget)."""
+    model = GPT(cfg).to(device)
+    opt = make_optimizer(model, TrainConfig(max_steps=1))
+    for i in range(n + 2):
+        if i == 2:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        x, y = get(i)
+        with autocast_context(device, amp):
+            logits = model(x.to(device))
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - t0)
+
+
+def shakespeare_run(profile: str, device: torch.device, overrides: dict) -> dict:
+    r = {**RECIPES[profile], **overrides}
+    seed_everything(0)
+    data = shakespeare_chars()
+    cfg = GPTConfig(vocab_size=data.tokenizer.vocab_size, block_size=r["block_size"],
+                    n_layer=r["n_layer"], n_head=r["n_head"], n_embd=r["n_embd"], dropout=r["dropout"])
+    get = data.batches("train", r["batch"], r["block_size"], seed=0)
+    # "measure": time fp32 and bf16 autocast on this machine and train with the faster one
+    candidates = ["off", "bf16"] if r["amp"] == "measure" else [r["amp"]]
+    speeds = {amp: steps_per_second(cfg, r["batch"], amp, device, get) for amp in candidates}
+    r["amp"] = max(speeds, key=speeds.get)
+    sps = speeds[r["amp"]]
+    max_steps = max(50, int(sps * r["seconds"] * 0.93))   # evaluation takes the other ~7 %
+    tcfg = TrainConfig(max_steps=max_steps, lr=r["lr"], warmup_steps=r["warmup"], betas=(0.9, 0.99),
+                       weight_decay=0.1, min_lr_ratio=0.1, eval_every=max(1, max_steps // 8),
+                       eval_batches=8, amp=r["amp"], max_seconds=r["seconds"], progress=False)
+    seed_everything(0)
+    model = GPT(cfg)
+    val_eval = data.batches("val", 64, r["block_size"], seed=1)
+    hist = train(model, get, tcfg, eval_data={"val": val_eval}, device=device,
+                 items_fn=lambda b: b[0].numel())
+    # the headline number: a larger, fixed validation sample (nanoGPT: 200 batches), outside the budget
+    final_val = evaluate(model, data.batches("val", 64, r["block_size"], seed=2), 40, device, amp=r["amp"])
+    return {"recipe": r, "config": cfg.__dict__, "params": model.num_params(),
+            "calibrated_steps_per_s": speeds, "max_steps": max_steps, "steps_done": hist.step[-1] + 1,
+            "train_seconds": hist.seconds, "tokens_per_s": hist.items / hist.seconds,
+            "stopped": hist.stopped or "max_steps", "eval_step": hist.eval_step,
+            "val_loss_during_training": hist.eval_loss["val"],
+            "final_val_loss_40x64_blocks": final_val,
+            "best_val_loss": min(min(hist.eval_loss["val"]), final_val),
+            "train_loss_tail_mean": sum(hist.train_loss[-50:]) / len(hist.train_loss[-50:])}
+
+
+def peak_flops(name: str) -> float | None:
+    """Dense bf16 peak of a GPU from its name (longest matching key), None if unknown."""
+    hits = [k for k in PEAK_BF16 if k.lower() in name.lower()]
+    return PEAK_BF16[max(hits, key=len)] if hits else None
+
+
+def mfu_run(device: torch.device, steps: int = 30) -> dict:
+    """Model FLOPs utilisation of a GPT-2-small-shaped model (12 x 768, 1024 context) in bf16."""
+    cfg = GPTConfig(vocab_size=50304, block_size=1024, n_layer=12, n_head=12, n_embd=768)
+    model = GPT(cfg).to(device)
+    model = torch.compile(model)
+    opt = make_optimizer(model, TrainConfig(max_steps=1))
+    x = torch.randint(0, cfg.vocab_size, (16, 1024), device=device)
+    for i in range(steps + 5):
+        if i == 5:
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        with autocast_context(device, "bf16"):
+            loss = torch.nn.functional.cross_entropy(model(x).flatten(0, 1), x.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    torch.cuda.synchronize()
+    tok_s = steps * x.numel() / (time.perf_counter() - t0)
+    name = torch.cuda.get_device_name(device)
+    peak = peak_flops(name)
+    achieved = tok_s * GPT(cfg).flops_per_token()
+    return {"gpu": name, "tokens_per_s": tok_s, "flops_per_token": GPT(cfg).flops_per_token(),
+            "achieved_flops": achieved, "peak_bf16_flops": peak,
+            "mfu": achieved / peak if peak else "unknown GPU: add its peak to PEAK_BF16"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", choices=["ci", "cpu", "gpu"], default=None)
+    ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--set", nargs="*", default=[], help="recipe overrides, e.g. lr=2e-3 amp=bf16")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    profile = args.profile or ("gpu" if torch.cuda.is_available() else "cpu")
+    os.environ["COURSE_PROFILE"] = profile
+    device = torch.device("cuda" if profile == "gpu" else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+    overrides = {}
+    for kv in args.set:
+        k, v = kv.split("=", 1)
+        overrides[k] = v if k == "amp" else (float(v) if "." in v or "e" in v else int(v))
+    if args.seconds:
+        overrides["seconds"] = args.seconds
+    result = {"benchmark": "gpt_shakespeare", "date": dt.datetime.now(dt.timezone.utc).isoformat(),
+              "environment_record": environment_record(), "threads": torch.get_num_threads(),
+              "split": "first 90% train / last 10% val (nanoGPT shakespeare_char)",
+              "run": shakespeare_run(profile, device, overrides)}
+    if device.type == "cuda":
+        result["mfu_gpt2_small"] = mfu_run(device)
+    else:
+        result["mfu_gpt2_small"] = "not yet measured (no GPU in this run)"
+    out = Path(args.out or ROOT / "results" / f"gpt_shakespeare_{profile}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    run = result["run"]
+    print(f"{profile}: best val loss {run['best_val_loss']:.4f} after {run['steps_done']} steps, "
+          f"{run['train_seconds']:.0f} s, {run['tokens_per_s']:,.0f} tokens/s -> {out}")
+
+
+if __name__ == "__main__":
+    main()
