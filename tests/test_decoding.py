@@ -83,3 +83,15 @@ def test_bad_arguments_raise(model):
         filter_top_p(torch.zeros(1, 3), 0.0)
     with pytest.raises(ValueError, match="batch, T"):
         generate(model, torch.tensor([1, 2]), 3)
+
+
+def test_sequence_logprob_long_sequences_use_a_sliding_window(model):
+    seq = generate(model, torch.tensor([[1, 2]]), 16, greedy=True)      # 18 > block_size 12
+    by_hand = 0.0
+    for t in range(2, seq.size(1)):
+        window = seq[:, max(0, t - 12):t]
+        by_hand += torch.log_softmax(model(window)[0, -1], -1)[seq[0, t]].item()
+    assert sequence_logprob(model, seq, 2) == pytest.approx(by_hand, abs=1e-4)
+    short = seq[:, :10]
+    assert sequence_logprob(model, short, 3) == pytest.approx(
+        sum(torch.log_softmax(model(short[:, :t])[0, -1], -1)[short[0, t]].item() for t in range(3, 10)), abs=1e-4)

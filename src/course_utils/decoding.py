@@ -106,11 +106,21 @@ def beam_search(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, beam_w
     return beams[best:best + 1], float(scores[best]) / max(1, max_new_tokens) ** length_penalty
 
 
+@torch.no_grad()
 def sequence_logprob(model: nn.Module, idx: torch.Tensor, prompt_len: int) -> float:
-    """Total log-probability the model gives to the tokens after the first ``prompt_len``."""
-    with torch.no_grad():
+    """Total log-probability the model gives to the tokens after the first ``prompt_len``
+    (each token scored with at most ``block_size`` tokens of context, as it was generated)."""
+    was_training = model.training
+    model.eval()
+    block_size = getattr(getattr(model, "config", None), "block_size", None)
+    if block_size is None or idx.size(1) <= block_size:     # one pass scores every position
         out = model(idx)
-        logits = out[0] if isinstance(out, tuple) else out
-        logp = F.log_softmax(logits.float()[:, :-1], dim=-1)
-        picked = logp.gather(-1, idx[:, 1:, None])[..., 0]
-    return float(picked[:, prompt_len - 1:].sum())
+        logp = F.log_softmax((out[0] if isinstance(out, tuple) else out).float()[:, :-1], dim=-1)
+        model.train(was_training)
+        return float(logp.gather(-1, idx[:, 1:, None])[:, prompt_len - 1:].sum())
+    total = 0.0
+    for t in range(prompt_len, idx.size(1)):
+        logits, _ = next_token_logits(model, idx[:, :t], None, False, block_size)
+        total += float(F.log_softmax(logits.float(), dim=-1).gather(-1, idx[:, t:t + 1]).sum())
+    model.train(was_training)
+    return total
