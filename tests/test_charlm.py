@@ -3,39 +3,16 @@ import math
 import pytest
 import torch
 
-from course_utils.charlm import (CharRNN, CharTokenizer, batch_fn, generate, n_params,
-                                 streaming_nll, streaming_perplexity, train_val_split)
+from course_utils import chardata
+from course_utils.charlm import (CharRNN, CharTokenizer, char_data, generate, n_params,
+                                 shakespeare_chars, streaming_nll, streaming_perplexity)
 from course_utils.train import TrainConfig, train
 
 
-def test_tokenizer_round_trip_and_errors():
-    tok = CharTokenizer("hello world")
-    assert tok.chars == sorted(set("hello world")) and tok.vocab_size == 8
-    assert tok.decode(tok.encode("low hero")) == "low hero"
-    assert tok.decode(torch.tensor(tok.encode("old"))) == "old"
-    with pytest.raises(KeyError, match="'z' is not in the vocabulary"):
-        tok.encode("zoo")
-    with pytest.raises(ValueError, match="empty"):
-        CharTokenizer("")
-
-
-def test_split_is_first_90_percent():
-    tr, va = train_val_split(list(range(100)))
-    assert tr == list(range(90)) and va == list(range(90, 100))
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        train_val_split([1, 2, 3], 1.0)
-
-
-def test_batches_are_shifted_and_deterministic():
-    data = torch.arange(50)
-    get = batch_fn(data, block_size=6, batch_size=4, seed=3)
-    x, y = get(7)
-    assert x.shape == y.shape == (4, 6)
-    assert torch.equal(y, x + 1)              # y is x shifted by one position
-    assert torch.equal(get(7)[0], x)          # same step, same batch (resume-safe)
-    assert not torch.equal(get(8)[0], x)
-    with pytest.raises(ValueError, match="block_size"):
-        batch_fn(torch.arange(5), block_size=6, batch_size=2)
+def test_data_helpers_are_the_shared_chardata_ones():
+    # chapter 1 reuses chapter 3's tokenizer, split and batches instead of duplicating them
+    assert CharTokenizer is chardata.CharTokenizer and char_data is chardata.char_data
+    assert shakespeare_chars is chardata.shakespeare_chars
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -67,12 +44,12 @@ def test_streaming_nll_equals_one_full_pass_and_untrained_is_near_uniform():
 
 def test_lstm_learns_a_pattern_with_the_course_training_loop():
     torch.manual_seed(0)
-    tok = CharTokenizer("abcd")
-    data = torch.tensor(tok.encode("abcd" * 200))
+    data = char_data("abcd" * 200)
+    tok = data.tokenizer
     m = CharRNN(tok.vocab_size, hidden=32, cell="lstm")
-    h = train(m, batch_fn(data, 16, 8), TrainConfig(max_steps=120, lr=1e-2, progress=False))
+    h = train(m, data.batches("train", 8, 16), TrainConfig(max_steps=120, lr=1e-2, progress=False))
     assert h.train_loss[-1] < 0.1 * h.train_loss[0]
-    assert streaming_perplexity(m, data) < 1.2
+    assert streaming_perplexity(m, data.val) < 1.2
     assert tok.decode(generate(m, tok.encode("ab"), 6, temperature=0.5)) == "cdabcd"
     assert n_params(m) == sum(p.numel() for p in m.parameters())
     with pytest.raises(ValueError, match="prompt"):

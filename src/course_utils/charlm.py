@@ -1,68 +1,21 @@
-"""Character-level language modelling: a tokenizer, the nanoGPT train/val split, deterministic
-batches for :func:`course_utils.train.train`, and a recurrent (RNN / LSTM / GRU) character model
-with streaming perplexity and sampling."""
+"""Recurrent character language models (RNN / LSTM / GRU) with streaming perplexity and sampling.
+
+The tokenizer, nanoGPT's 90/10 split and the batches come from :mod:`course_utils.chardata`
+(shared with chapter 3); ``CharTokenizer`` and ``shakespeare_chars`` are re-exported here.
+"""
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.chardata import CharData, CharTokenizer, char_data, shakespeare_chars
 
-class CharTokenizer:
-    """Maps each distinct character of a text to an id (sorted, like nanoGPT's shakespeare_char)."""
-
-    def __init__(self, text_or_chars: str | Sequence[str]):
-        self.chars: list[str] = sorted(set(text_or_chars))
-        if not self.chars:
-            raise ValueError("cannot build a vocabulary from an empty text")
-        self.stoi = {c: i for i, c in enumerate(self.chars)}
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> list[int]:
-        """Ids of the characters of ``text``; unknown characters raise a KeyError that names them."""
-        try:
-            return [self.stoi[c] for c in text]
-        except KeyError as err:
-            raise KeyError(f"character {err.args[0]!r} is not in the vocabulary; build the "
-                           "tokenizer from a text that contains it") from None
-
-    def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
-        """The text of a sequence of ids."""
-        if isinstance(ids, torch.Tensor):
-            ids = ids.tolist()
-        return "".join(self.chars[i] for i in ids)
-
-
-def train_val_split(data, train_frac: float = 0.9):
-    """First ``train_frac`` of the sequence for training, the rest for validation (nanoGPT's split)."""
-    if not 0 < train_frac < 1:
-        raise ValueError(f"train_frac must lie strictly between 0 and 1, got {train_frac}")
-    n = int(train_frac * len(data))
-    return data[:n], data[n:]
-
-
-def batch_fn(data: torch.Tensor, block_size: int, batch_size: int, seed: int = 0
-             ) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
-    """``get_batch(step)`` -> (x, y) of random windows, y shifted by one; the same step gives the same batch."""
-    data = torch.as_tensor(data, dtype=torch.long)
-    if len(data) <= block_size + 1:
-        raise ValueError(f"the data ({len(data)} tokens) must be longer than block_size + 1 = "
-                         f"{block_size + 1}; use a smaller block_size")
-
-    def get_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        ix = torch.randint(len(data) - block_size - 1, (batch_size,), generator=g)
-        x = torch.stack([data[i: i + block_size] for i in ix.tolist()])
-        y = torch.stack([data[i + 1: i + 1 + block_size] for i in ix.tolist()])
-        return x, y
-
-    return get_batch
+__all__ = ["CharData", "CharTokenizer", "char_data", "shakespeare_chars", "CharRNN", "n_params",
+           "streaming_nll", "streaming_perplexity", "generate", "PROFILE_SIZES"]
 
 
 class CharRNN(nn.Module):

@@ -147,12 +147,12 @@ class NGramLM:
         """P(. | history) over the whole vocabulary (uses the last n-1 tokens of the history)."""
         self._check()
         h = _as_tokens(history, self.V)
-        h = h[len(h) - (self.n - 1):] if 1 < self.n <= len(h) + 1 else (h if self.n > 1 else h[:0])
+        h = h[max(0, len(h) - (self.n - 1)):] if self.n > 1 else h[:0]
         cand = np.arange(self.V, dtype=np.int64)
         p = np.full(self.V, 1.0 / self.V)
         for j in range(1, len(h) + 2):
             code = 0
-            for tok in h[len(h) - (j - 1):] if j > 1 else []:
+            for tok in h[len(h) - j + 1:]:        # the last j-1 tokens of the history
                 code = code * self.V + int(tok)
             p = self._update(j, p, code * self.V + cand)
         return p

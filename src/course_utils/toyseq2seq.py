@@ -1,0 +1,78 @@
+"""A tiny GRU encoder-decoder for chapter 1's digit-reversal task: the fixed-size context vector
+bottleneck that motivated attention. Notebook 03 writes the same code out as the lesson."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DIGITS, BOS = 10, 10
+
+
+class Seq2Seq(nn.Module):
+    """GRU encoder -> context vector (its last hidden state) -> GRU decoder over digits."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.src_emb = nn.Embedding(DIGITS, hidden)
+        self.tgt_emb = nn.Embedding(DIGITS + 1, hidden)          # + the start symbol
+        self.encoder = nn.GRU(hidden, hidden, batch_first=True)
+        self.decoder = nn.GRU(hidden, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, DIGITS)
+
+    def encode(self, src: torch.Tensor) -> torch.Tensor:
+        """The context vector, shape (1, batch, hidden)."""
+        _, context = self.encoder(self.src_emb(src))
+        return context
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, target length, 10) under teacher forcing."""
+        out, _ = self.decoder(self.tgt_emb(tgt_in), self.encode(src))
+        return self.out(out)
+
+
+def reverse_batch(step: int, batch: int = 64, lengths: tuple[int, int] = (2, 16), seed: int = 0):
+    """(src, decoder input, target): random digits of one random length; target = reversal."""
+    if not 1 <= lengths[0] <= lengths[1]:
+        raise ValueError(f"lengths must be (min, max) with 1 <= min <= max, got {lengths}")
+    g = torch.Generator().manual_seed(seed * 100_003 + step)
+    length = int(torch.randint(lengths[0], lengths[1] + 1, (1,), generator=g))
+    src = torch.randint(0, DIGITS, (batch, length), generator=g)
+    tgt = src.flip(1)
+    tgt_in = torch.cat([torch.full((batch, 1), BOS), tgt[:, :-1]], dim=1)
+    return src, tgt_in, tgt
+
+
+def seq2seq_loss(model: nn.Module, batch) -> torch.Tensor:
+    """Cross-entropy of the teacher-forced decoder (a loss_fn for course_utils.train.train)."""
+    src, tgt_in, tgt = batch
+    logits = model(src, tgt_in)
+    return F.cross_entropy(logits.reshape(-1, DIGITS), tgt.reshape(-1))
+
+
+@torch.no_grad()
+def greedy_decode(model: Seq2Seq, src: torch.Tensor) -> torch.Tensor:
+    """Decode as many digits as the source has, feeding back the arg-max digit."""
+    was_training = model.training
+    model.eval()
+    state = model.encode(src)
+    tok = torch.full((src.size(0), 1), BOS, device=src.device)
+    out = []
+    for _ in range(src.size(1)):
+        o, state = model.decoder(model.tgt_emb(tok), state)
+        tok = model.out(o).argmax(-1)
+        out.append(tok)
+    model.train(was_training)
+    return torch.cat(out, dim=1)
+
+
+def accuracy_by_length(model: Seq2Seq, lengths: list[int], n: int = 500, seed: int = 12345,
+                       device: torch.device | str = "cpu") -> tuple[list[float], list[float]]:
+    """(share of digits right, share of whole sequences right) per source length."""
+    tok_acc, seq_acc = [], []
+    for length in lengths:
+        src, _, tgt = reverse_batch(0, batch=n, lengths=(length, length), seed=seed)
+        pred = greedy_decode(model, src.to(device)).cpu()
+        tok_acc.append((pred == tgt).float().mean().item())
+        seq_acc.append((pred == tgt).all(dim=1).float().mean().item())
+    return tok_acc, seq_acc
