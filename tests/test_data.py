@@ -96,3 +96,16 @@ def test_real_loaders():
     assert len(pairs) == 20_133 and pairs[0][0] == "Hi."
     with pytest.raises(ValueError, match="train"):
         data.load_sst2("validation")
+
+
+def test_mirror_url_base(fake_file, monkeypatch):
+    spec, content, tmp = fake_file
+    mirror = tmp / "mirror" / "tiny"
+    mirror.mkdir(parents=True)
+    (mirror / "tiny.txt").write_bytes(content)
+    Path(spec.url.removeprefix("file://")).unlink()  # the public URL is gone: only the mirror has it
+    monkeypatch.setenv("COURSE_DATA_URL_BASE", (tmp / "mirror").as_uri() + "/")
+    assert data.source_url(spec) == (tmp / "mirror").as_uri() + "/tiny/tiny.txt"
+    assert data.data_path("tiny").read_bytes() == content
+    monkeypatch.delenv("COURSE_DATA_URL_BASE")
+    assert data.source_url(spec) == spec.url

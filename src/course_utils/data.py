@@ -80,14 +80,21 @@ def _verify(path: Path, spec: DataFile) -> Path:
     return path
 
 
+def source_url(spec: DataFile) -> str:
+    """Where a file is downloaded from: its public URL, or $COURSE_DATA_URL_BASE/<relpath> (a mirror)."""
+    base = os.environ.get("COURSE_DATA_URL_BASE", "").rstrip("/")
+    return f"{base}/{spec.relpath}" if base else spec.url
+
+
 def _download(spec: DataFile, dest: Path, timeout: float) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    url = source_url(spec)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=timeout) as resp:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             shutil.copyfileobj(resp, out)
         if sha256_of(Path(tmp)) != spec.sha256:
-            raise DataError(f"the file downloaded from {spec.url} fails its checksum; the source "
+            raise DataError(f"the file downloaded from {url} fails its checksum; the source "
                             "changed or the download was cut: try again, or report it to the course.")
         os.replace(tmp, dest)
     finally:
@@ -121,7 +128,7 @@ def data_path(name: str, download: bool | None = None, timeout: float = 30.0) ->
             _download(spec, cached, timeout)
             return cached
         except (urllib.error.URLError, OSError, TimeoutError) as err:
-            reason = f"downloading {spec.url} failed ({err})"
+            reason = f"downloading {source_url(spec)} failed ({err})"
     else:
         reason = "downloads are off (COURSE_OFFLINE=1)"
     raise DataError(

@@ -31,18 +31,24 @@ def load_minilm(task: str | None = None, num_labels: int = 2):
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    if task not in (None, "classification"):
+        raise ValueError(f"task must be None or 'classification', not {task!r}")
     path = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    if task is None:
-        model = AutoModel.from_pretrained(path, attn_implementation="eager")
-    elif task == "classification":
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected here
-        try:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                path, num_labels=num_labels, attn_implementation="eager")
-        finally:
-            hf_logging.set_verbosity(verbosity)
-    else:
-        raise ValueError(f"task must be None or 'classification', not {task!r}")
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a local 90 MB load needs no "Loading weights" widget in the book
+    try:
+        if task is None:
+            model = AutoModel.from_pretrained(path, attn_implementation="eager")
+        else:
+            verbosity = hf_logging.get_verbosity()
+            hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected here
+            try:
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    path, num_labels=num_labels, attn_implementation="eager")
+            finally:
+                hf_logging.set_verbosity(verbosity)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     return tokenizer, model

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from course_utils import glossary
+
+
+def write_chapter(root, name="01_x", rows="", header="term,term_zh,definition,page"):
+    ch = root / "chapters" / name
+    ch.mkdir(parents=True, exist_ok=True)
+    (ch / "glossary.csv").write_text(header + "\n" + rows, encoding="utf-8")
+    return ch
+
+
+def notebook(path, *markdown):
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": m} for m in markdown]
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+def test_no_glossary_files_gives_a_page(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    assert glossary.read_entries(tmp_path) == []
+    assert "not defined any terms" in glossary.render([], tmp_path)
+
+
+def test_entries_links_and_anchors(tmp_path):
+    ch = write_chapter(tmp_path, rows='perplexity,困惑度,"exp of the loss, per token",chapters/01_x/01_lm#counting-and-smoothing\n'
+                                      "token,词元,a unit of text,chapters/01_x/01_lm\n")
+    notebook(ch / "01_lm.ipynb", "# Language models", "## Counting and smoothing\ntext")
+    entries = glossary.read_entries(tmp_path)
+    assert [e.term for e in entries] == ["perplexity", "token"] and entries[0].anchor == "counting-and-smoothing"
+    assert glossary.problems(entries, tmp_path) == []
+    page = glossary.render(entries, tmp_path)
+    assert "| **perplexity** | 困惑度 | exp of the loss, per token |" in page
+    assert '<a href="../chapters/01_x/01_lm.html#counting-and-smoothing">Language models</a>' in page
+    assert page.index("perplexity") < page.index("**token**")
+
+
+def test_broken_links_are_reported(tmp_path):
+    ch = write_chapter(tmp_path, rows="a,甲,x,chapters/01_x/01_lm#nope\nb,乙,y,chapters/01_x/02_missing\n")
+    notebook(ch / "01_lm.ipynb", "# Title", "```\n# not a heading\n```")
+    found = glossary.problems(glossary.read_entries(tmp_path), tmp_path)
+    assert len(found) == 2 and "#nope" in found[0] and "does not exist" in found[1]
+
+
+def test_a_term_in_two_chapters_gets_one_row_with_both_links(tmp_path):
+    for name in ("01_x", "03_y"):
+        ch = write_chapter(tmp_path, name, rows=f"Beam search,束搜索,keeps k prefixes,chapters/{name}/01_a\n")
+        notebook(ch / "01_a.ipynb", f"# Page {name}")
+    page = glossary.render(glossary.read_entries(tmp_path), tmp_path)
+    assert page.count("**Beam search**") == 1 and "Page 01_x</a><br><a" in page
+
+
+@pytest.mark.parametrize("header,rows,message", [
+    ("term,definition,page", "", "first line"),
+    ("term,term_zh,definition,page", "a,b,c\n", "4 non-empty"),
+    ("term,term_zh,definition,page", "a,b,c,lesson one\n", "docname"),
+])
+def test_malformed_files_say_what_to_fix(tmp_path, header, rows, message):
+    write_chapter(tmp_path, rows=rows, header=header)
+    with pytest.raises(glossary.GlossaryError, match=message):
+        glossary.read_entries(tmp_path)
+
+
+def test_heading_ids_follow_sphinx(tmp_path):
+    md = tmp_path / "p.md"
+    md.write_text("# 2.1 Why `sqrt(d_k)`?\n## The $O(n^2)$ cost\n### [Link](x) text\n", encoding="utf-8")
+    assert glossary.heading_ids(md) == {"why-sqrt-d-k", "the-o-n-2-cost", "link-text"}
