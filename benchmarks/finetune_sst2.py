@@ -1,0 +1,153 @@
+"""SST-2 with MiniLM: linear probe vs full fine-tuning vs LoRA vs IA3, same time budget.
+
+    COURSE_PROFILE=cpu flock /tmp/course-cpu.lock python benchmarks/finetune_sst2.py
+    python benchmarks/finetune_sst2.py --methods full lora      # a subset
+
+Each method runs in its own process (so its peak memory is its own) and the results, with the
+environment record and date, go to ``results/finetune_sst2_<profile>.json``. Dev accuracy is
+what one would tune on; test accuracy is reported once, here.
+
+Profiles: ci = a few hundred examples (a smoke test); cpu = 4 minutes of training per method on
+a laptop CPU (bf16 autocast, length-bucketed batches, max length 64); gpu = the full training
+set for 3 epochs.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("probe", "full", "lora", "ia3")
+
+
+def settings(profile: str) -> dict:
+    """Sizes for a profile: training examples, epochs, time budget (s) per method."""
+    from course_utils.runtime import pick
+
+    return pick(ci={"n_train": 320, "epochs": 1, "max_seconds": 20, "n_probe": 320},
+                cpu={"n_train": None, "epochs": 1, "max_seconds": 240, "n_probe": 20_000},
+                gpu={"n_train": None, "epochs": 3, "max_seconds": None, "n_probe": None}, profile=profile)
+
+
+def peak_memory_mb(device) -> float:
+    """Peak memory of this process: GPU memory allocated on CUDA, else resident set size (MB)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux reports KiB
+
+
+def run_one(method: str, lr: float | None) -> dict:
+    """Train and evaluate one method in this process; returns its row of the results table."""
+    import numpy as np
+
+    from course_utils import finetune as ft
+    from course_utils.data import load_sst2
+    from course_utils.runtime import get_device, get_profile, seed_everything
+
+    profile, device = get_profile(), get_device()
+    s = settings(profile)
+    train_x, train_y = load_sst2("train")
+    dev_x, dev_y = load_sst2("dev")
+    test_x, test_y = load_sst2("test")
+    seed_everything(0)
+    row: dict = {"method": method, "profile": profile}
+    if method == "probe":
+        from sklearn.linear_model import LogisticRegression
+
+        from course_utils.models import load_minilm
+
+        n = s["n_probe"] or len(train_x)
+        idx = np.random.default_rng(0).permutation(len(train_x))[:n]
+        tok, enc = load_minilm()
+        enc.to(device)
+        t0 = time.perf_counter()
+        feats = ft.embed(enc, tok, [train_x[i] for i in idx], pooling="mean")
+        clf = LogisticRegression(C=1.0, max_iter=2000).fit(feats, [train_y[i] for i in idx])
+        seconds = time.perf_counter() - t0
+        dev_acc = float(clf.score(ft.embed(enc, tok, dev_x), dev_y))
+        test_acc = float(clf.score(ft.embed(enc, tok, test_x), test_y))
+        total = sum(p.numel() for p in enc.parameters())
+        trainable = clf.coef_.size + clf.intercept_.size
+        row.update(train_examples=int(n), examples_seen=int(n), settings="mean-pooled frozen MiniLM + "
+                   "sklearn LogisticRegression(C=1)", total_params=int(total + trainable))
+    else:
+        n = s["n_train"] or len(train_x)
+        t0 = time.perf_counter()
+        tok, model, hist = ft.train_classifier(train_x[:n], train_y[:n], method=method, lr=lr,
+                                               epochs=s["epochs"], max_seconds=s["max_seconds"],
+                                               device=device)
+        seconds = hist.seconds
+        trainable, total = ft.count_parameters(model)
+        dev_res = ft.evaluate_classifier(model, tok, dev_x, dev_y)
+        test_res = ft.evaluate_classifier(model, tok, test_x, test_y)
+        dev_acc, test_acc = dev_res["accuracy"], test_res["accuracy"]
+        row["_predictions"] = {"dev_p_positive": [round(float(p), 5) for p in dev_res["probs"][:, 1]],
+                               "test_p_positive": [round(float(p), 5) for p in test_res["probs"][:, 1]]}
+        cfg = ft.ClassifierConfig(method=method, lr=lr)
+        row.update(train_examples=int(n), examples_seen=int(hist.items), steps=len(hist.step),
+                   samples_per_second=round(hist.items / hist.seconds, 1), stopped=hist.stopped,
+                   setup_seconds=round(time.perf_counter() - t0 - seconds, 1), total_params=int(total),
+                   settings={"lr": lr or ft.DEFAULT_LR[method], "batch_size": cfg.batch_size,
+                             "max_length": cfg.max_length, "amp": cfg.amp, "schedule": cfg.schedule,
+                             "warmup_share": cfg.warmup_share, "rank": cfg.rank if method == "lora" else None,
+                             "lora_targets": list(cfg.target_modules) if method == "lora" else None,
+                             "length_bucketing": True})
+    row.update(trainable_params=int(trainable), trainable_share=trainable / row["total_params"],
+               dev_accuracy=round(dev_acc, 4), test_accuracy=round(test_acc, 4),
+               train_seconds=round(seconds, 1), peak_memory_mb=round(peak_memory_mb(device), 1))
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default per method)")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)   # child process mode
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.methods[0], args.lr)))
+        return
+
+    from course_utils.runtime import environment_record, get_profile
+
+    profile = get_profile()
+    rows, predictions = [], {}
+    for method in args.methods:
+        cmd = [sys.executable, __file__, "--one", "--methods", method] + (["--lr", str(args.lr)] if args.lr else [])
+        print(f"[{dt.datetime.now():%H:%M:%S}] {method} ...", flush=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        if done.returncode != 0:
+            sys.exit(f"{method} failed:\n{done.stderr[-3000:]}")
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        predictions[method] = row.pop("_predictions", None)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    out = args.out or ROOT / "results" / f"finetune_sst2_{profile}.json"
+    pred_out = out.with_name(out.stem + "_predictions.json")
+    old_preds = json.loads(pred_out.read_text()) if pred_out.is_file() else {}
+    new_preds = {m: p for m, p in predictions.items() if p is not None}
+    if new_preds:   # probabilities of the dev and test sentences, in file order (error analysis)
+        pred_out.write_text(json.dumps(old_preds | new_preds) + "\n", encoding="utf-8")
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    merged = {r["method"]: r for r in previous.get("rows", [])} | {r["method"]: r for r in rows}
+    result = {"benchmark": "benchmarks/finetune_sst2.py", "task": "SST-2 sentiment, MiniLM-L6-H384",
+              "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "environment": environment_record(), "settings": settings(profile),
+              "rows": [merged[m] for m in METHODS if m in merged]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,427 @@
+"""Fine-tuning MiniLM for sentence classification (chapter 4), reused by chapter 5's sentiment monitor.
+
+The simple API::
+
+    tokenizer, model, history = train_classifier(texts, labels, method="lora", max_seconds=60)
+    probs = predict_proba(model, tokenizer, ["a gripping, funny film", "a dull mess"])  # (2, 2)
+    save_classifier(model, tokenizer, "checkpoints/sst2")       # later: load_trained_classifier(...)
+    clf = TextClassifier(model, tokenizer); clf.classify(["great!"])   # -> ["positive"]
+
+Everything else here is a small building block the notebooks show one at a time: length-bucketed
+batches, the loss for :func:`course_utils.train.train`, pooling, evaluation, parameter counts.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LABELS = ("negative", "positive")
+DEFAULT_MAX_LENGTH = 64
+
+
+class UntrainedHeadWarning(UserWarning):
+    """Predictions come from a classification head that was never trained (they are noise)."""
+
+
+# ---------------------------------------------------------------- batches
+
+def encode(tokenizer, texts: Sequence[str], labels: Sequence[int] | None = None,
+           max_length: int = DEFAULT_MAX_LENGTH) -> dict[str, torch.Tensor]:
+    """Tokenize texts into one padded batch (truncated to ``max_length`` tokens, [CLS] ... [SEP])."""
+    if isinstance(texts, str):
+        raise TypeError("encode expects a list of texts, not one string: wrap it as [text]")
+    batch = tokenizer([str(t) for t in texts], padding=True, truncation=True,
+                      max_length=max_length, return_tensors="pt")
+    out = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if labels is not None:
+        if len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} labels: they must pair up")
+        out["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
+    return out
+
+
+def bucket_batches(tokenizer, texts: Sequence[str], labels: Sequence[int], batch_size: int = 32,
+                   max_length: int = DEFAULT_MAX_LENGTH, seed: int = 0,
+                   bucket: bool = True) -> list[dict[str, torch.Tensor]]:
+    """Shuffled batches; with ``bucket`` each batch holds texts of similar length (less padding).
+
+    Texts are sorted by length inside random chunks of 50 batches, cut into batches, and the
+    batches are shuffled, so the order stays random but a batch wastes little compute on padding.
+    """
+    if len(texts) != len(labels) or not texts:
+        raise ValueError(f"need as many labels as texts (got {len(texts)} and {len(labels)}), and at least one")
+    rng = random.Random(seed)
+    ids = tokenizer([str(t) for t in texts], truncation=True, max_length=max_length)["input_ids"]
+    order = list(range(len(texts)))
+    rng.shuffle(order)
+    if bucket:
+        chunk = batch_size * 50
+        order = [i for s in range(0, len(order), chunk)
+                 for i in sorted(order[s:s + chunk], key=lambda j: len(ids[j]))]
+    groups = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    rng.shuffle(groups)
+    pad = tokenizer.pad_token_id
+    batches = []
+    for g in groups:
+        width = max(len(ids[i]) for i in g)
+        input_ids = torch.full((len(g), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(g), width), dtype=torch.long)
+        for row, i in enumerate(g):
+            input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+            mask[row, :len(ids[i])] = 1
+        batches.append({"input_ids": input_ids, "attention_mask": mask,
+                        "labels": torch.tensor([int(labels[i]) for i in g])})
+    return batches
+
+
+def padding_share(batches: Sequence[dict[str, torch.Tensor]]) -> float:
+    """Fraction of token positions in the batches that are padding (wasted compute)."""
+    total = sum(b["attention_mask"].numel() for b in batches)
+    return 1.0 - sum(int(b["attention_mask"].sum()) for b in batches) / total
+
+
+# ---------------------------------------------------------------- model pieces
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average of the token vectors that are not padding: (batch, seq, dim) -> (batch, dim)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def cls_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The vector of the first token, [CLS]: (batch, seq, dim) -> (batch, dim)."""
+    return hidden[:, 0]
+
+
+def classification_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy of a sequence classifier on a batch with labels (loss_fn for ``train``)."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    logits = out.logits if hasattr(out, "logits") else out
+    return F.cross_entropy(logits.float(), batch["labels"])
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) number of parameters."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def load_classifier(num_labels: int = 2):
+    """(tokenizer, model): MiniLM with a new, untrained classification head (quietly loaded)."""
+    from transformers.utils import logging as hf_logging
+
+    from course_utils.models import load_minilm
+
+    hf_logging.disable_progress_bar()
+    try:
+        return load_minilm("classification", num_labels=num_labels)
+    finally:
+        hf_logging.enable_progress_bar()
+
+
+def _head_biases(model: nn.Module) -> list[torch.Tensor]:
+    named = [(n, p) for n, p in model.named_parameters() if "classifier" in n and n.endswith("bias")]
+    saved = [p for n, p in named if "modules_to_save" in n]   # peft's trainable copy of the head
+    return saved or [p for _, p in named]
+
+
+def head_is_untrained(model: nn.Module) -> bool:
+    """True when the classification head still has its initial all-zero bias (never updated).
+
+    A freshly initialised Hugging Face head has bias exactly 0; one optimizer step changes it.
+    """
+    biases = _head_biases(model)
+    return bool(biases) and all(bool((b == 0).all()) for b in biases)
+
+
+# ---------------------------------------------------------------- prediction
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, tokenizer, texts: Sequence[str], batch_size: int = 64,
+                  max_length: int = DEFAULT_MAX_LENGTH, device: torch.device | str | None = None,
+                  amp: str = "off") -> np.ndarray:
+    """Class probabilities, shape (len(texts), num_labels); warns if the head was never trained.
+
+    Texts longer than ``max_length`` tokens are truncated (the model sees only their beginning);
+    empty strings become "[CLS] [SEP]" and still get a prediction.
+    """
+    from course_utils.train import autocast_context
+
+    if isinstance(texts, str):
+        raise TypeError("predict_proba expects a list of texts, not one string: wrap it as [text]")
+    if head_is_untrained(model):
+        warnings.warn("this model's classification head was never trained: its predictions are "
+                      "random. Train it first (e.g. finetune.train_classifier).", UntrainedHeadWarning,
+                      stacklevel=2)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    chunks = []
+    for s in range(0, len(texts), batch_size):
+        batch = {k: v.to(device) for k, v in encode(tokenizer, texts[s:s + batch_size],
+                                                    max_length=max_length).items()}
+        with autocast_context(device, amp):
+            out = model(**batch)
+        logits = out.logits if hasattr(out, "logits") else out
+        chunks.append(torch.softmax(logits.float(), -1).cpu())
+    model.train(was_training)
+    n_labels = int(getattr(getattr(model, "config", None), "num_labels", 2))
+    return torch.cat(chunks).numpy() if chunks else np.zeros((0, n_labels), dtype=np.float32)
+
+
+def classify(model: nn.Module, tokenizer, texts: Sequence[str], **kwargs: Any) -> list[str]:
+    """Label names ("negative" / "positive") for texts."""
+    return [LABELS[i] for i in predict_proba(model, tokenizer, texts, **kwargs).argmax(1)]
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, tokenizer, texts: Sequence[str], pooling: str = "mean",
+          batch_size: int = 64, max_length: int = DEFAULT_MAX_LENGTH) -> np.ndarray:
+    """Sentence vectors from a (frozen) encoder with "mean" or "cls" pooling, shape (n, dim)."""
+    pool = {"mean": mean_pool, "cls": cls_pool}.get(pooling)
+    if pool is None:
+        raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    out = []
+    for s in range(0, len(texts), batch_size):
+        b = {k: v.to(device) for k, v in encode(tokenizer, texts[s:s + batch_size], max_length=max_length).items()}
+        hidden = encoder(**b).last_hidden_state
+        out.append(pool(hidden, b["attention_mask"]).float().cpu())
+    return torch.cat(out).numpy()
+
+
+# ---------------------------------------------------------------- evaluation
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_labels: int = 2) -> np.ndarray:
+    """Counts: row = true label, column = predicted label."""
+    m = np.zeros((num_labels, num_labels), dtype=int)
+    for t, p in zip(y_true, y_pred):
+        m[int(t), int(p)] += 1
+    return m
+
+
+def evaluate_classifier(model: nn.Module, tokenizer, texts: Sequence[str], labels: Sequence[int],
+                        **kwargs: Any) -> dict[str, Any]:
+    """Accuracy, confusion matrix and probabilities of a classifier on labelled texts."""
+    probs = predict_proba(model, tokenizer, texts, **kwargs)
+    pred = probs.argmax(1)
+    y = np.asarray(labels)
+    return {"accuracy": float((pred == y).mean()), "confusion": confusion_matrix(y, pred, probs.shape[1]),
+            "probs": probs, "pred": pred}
+
+
+def most_confidently_wrong(texts: Sequence[str], labels: Sequence[int], probs: np.ndarray,
+                           k: int = 5) -> list[tuple[str, int, float]]:
+    """The k misclassified texts with the highest predicted probability: (text, true label, p(wrong))."""
+    pred = probs.argmax(1)
+    wrong = [i for i in range(len(texts)) if pred[i] != labels[i]]
+    wrong.sort(key=lambda i: -probs[i, pred[i]])
+    return [(texts[i], int(labels[i]), float(probs[i, pred[i]])) for i in wrong[:k]]
+
+
+# ---------------------------------------------------------------- PEFT
+
+def lora_parameter_count(model: nn.Module, rank: int, target_modules: Sequence[str]) -> int:
+    """LoRA's added parameters by hand: r * (d_in + d_out) per adapted nn.Linear (A: r x d_in, B: d_out x r)."""
+    total = 0
+    for name, module in model.named_modules():
+        module = getattr(module, "base_layer", module)   # already wrapped by peft: count the original
+        if isinstance(module, nn.Linear) and name.split(".")[-1] in target_modules:
+            total += rank * (module.in_features + module.out_features)
+    if total == 0:
+        raise ValueError(f"no nn.Linear named {list(target_modules)} in the model: check target_modules")
+    return total
+
+
+ALL_LINEAR = ("query", "key", "value", "dense")   # "dense": attention output, FFN in/out, pooler
+
+
+def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
+             target_modules: Sequence[str] = ALL_LINEAR, alpha: int | None = None,
+             dropout: float = 0.1):
+    """Wrap a classifier with a peft adapter ("lora" or "ia3"); the head stays trainable.
+
+    LoRA adapts ``target_modules`` (default: every linear layer); IA3 uses peft's BERT default.
+    """
+    from peft import IA3Config, LoraConfig, TaskType, get_peft_model
+
+    if method == "lora":
+        cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha or 2 * rank,
+                         lora_dropout=dropout, target_modules=list(target_modules))
+    elif method == "ia3":
+        cfg = IA3Config(task_type=TaskType.SEQ_CLS)  # peft's BERT default: key, value, FFN output
+    else:
+        raise ValueError(f"method must be 'lora' or 'ia3', not {method!r}")
+    with warnings.catch_warnings():   # peft calls a transformers method deprecated in v5
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, cfg)
+
+
+# ---------------------------------------------------------------- one call
+
+@dataclass
+class ClassifierConfig:
+    """Settings of :func:`train_classifier` (defaults: the cpu-profile benchmark's choices)."""
+
+    method: str = "full"               # "full" | "lora" | "ia3"
+    lr: float | None = None            # None: 1e-4 full, 1e-3 lora, 3e-3 ia3
+    batch_size: int = 32
+    max_length: int = DEFAULT_MAX_LENGTH
+    epochs: float = 1.0
+    warmup_share: float = 0.06
+    schedule: str = "linear"
+    amp: str = "bf16"
+    max_seconds: float | None = None   # a time budget; the schedule is sized to fit it
+    rank: int = 8
+    target_modules: tuple[str, ...] = ALL_LINEAR
+    seed: int = 0
+
+
+DEFAULT_LR = {"full": 1e-4, "lora": 1e-3, "ia3": 3e-3}
+
+
+def _steps_per_second(model: nn.Module, batches, device: torch.device, amp: str, n: int = 6) -> float:
+    """Measured forward + backward speed (no weight update) to size a time-budgeted schedule."""
+    from course_utils.train import autocast_context
+
+    model.train()
+    classification_loss(model, {k: v.to(device) for k, v in batches[0].items()}).backward()  # warm-up
+    t0 = time.perf_counter()
+    for b in batches[1:n + 1]:
+        with autocast_context(device, amp):
+            loss = classification_loss(model, {k: v.to(device) for k, v in b.items()})
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return min(n, len(batches) - 1) / (time.perf_counter() - t0)
+
+
+def train_classifier(texts: Sequence[str], labels: Sequence[int], config: ClassifierConfig | None = None,
+                     *, device: torch.device | str | None = None, eval_data: tuple | None = None,
+                     **overrides: Any):
+    """Fine-tune MiniLM on labelled texts; returns (tokenizer, model, history).
+
+    ``method="full"`` trains every weight, ``"lora"``/``"ia3"`` only a peft adapter and the head.
+    With ``max_seconds`` the step count is sized from a short speed measurement so that warmup and
+    decay fit in the budget (``course_utils.train`` also stops at the budget).
+    """
+    from course_utils.runtime import get_device, seed_everything
+    from course_utils.train import TrainConfig, train
+
+    cfg = config or ClassifierConfig()
+    for k, v in overrides.items():
+        if not hasattr(cfg, k):
+            raise TypeError(f"unknown setting {k!r}; see ClassifierConfig")
+        setattr(cfg, k, v)
+    device = torch.device(device) if device is not None else get_device()
+    seed_everything(cfg.seed)
+    tokenizer, model = load_classifier()
+    if cfg.method != "full":
+        model = add_peft(model, cfg.method, rank=cfg.rank, target_modules=cfg.target_modules)
+    model.to(device)
+    epochs = max(1, math.ceil(cfg.epochs))
+    batches = [b for e in range(epochs) for b in
+               bucket_batches(tokenizer, texts, labels, cfg.batch_size, cfg.max_length, seed=cfg.seed + e)]
+    steps = max(1, int(len(batches) * cfg.epochs / epochs))
+    if cfg.max_seconds:
+        fit = int(cfg.max_seconds * _steps_per_second(model, batches, device, cfg.amp) * 0.9)
+        steps = max(1, min(steps, fit))
+    tc = TrainConfig(max_steps=steps, lr=cfg.lr or DEFAULT_LR[cfg.method], weight_decay=0.01,
+                     betas=(0.9, 0.999), warmup_steps=int(cfg.warmup_share * steps), min_lr_ratio=0.0,
+                     schedule=cfg.schedule, amp=cfg.amp, max_seconds=cfg.max_seconds,
+                     eval_every=max(1, steps // 4), eval_batches=1, progress=True)
+    evals = None
+    if eval_data is not None:
+        dev = encode(tokenizer, eval_data[0], eval_data[1], max_length=cfg.max_length)
+        evals = {"dev": [dev]}
+    history = train(model, batches, tc, loss_fn=classification_loss, device=device, eval_data=evals,
+                    items_fn=lambda b: int(b["labels"].numel()))
+    model.eval()
+    return tokenizer, model, history
+
+
+# ---------------------------------------------------------------- saving and reuse
+
+def save_classifier(model: nn.Module, tokenizer, path) -> None:
+    """Save a trained classifier (LoRA/IA3 adapters merged in) as a plain Hugging Face folder."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+
+
+def load_trained_classifier(path):
+    """(tokenizer, model) saved by :func:`save_classifier`, in eval mode."""
+    from pathlib import Path
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not (Path(path) / "config.json").is_file():
+        raise FileNotFoundError(f"{path} holds no saved classifier: create it with save_classifier(model, tokenizer, path)")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    finally:
+        hf_logging.enable_progress_bar()
+    return AutoTokenizer.from_pretrained(path), model
+
+
+@dataclass
+class TextClassifier:
+    """A trained model and its tokenizer behind two calls: ``predict_proba(texts)`` and ``classify(texts)``."""
+
+    model: nn.Module
+    tokenizer: Any
+    max_length: int = DEFAULT_MAX_LENGTH
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape (len(texts), 2): column 1 is p(positive)."""
+        return predict_proba(self.model, self.tokenizer, texts, max_length=self.max_length)
+
+    def classify(self, texts: Sequence[str]) -> list[str]:
+        """ "negative" / "positive" per text."""
+        return classify(self.model, self.tokenizer, texts, max_length=self.max_length)
+
+
+# ---------------------------------------------------------------- measured results
+
+def _results_json(filename: str) -> dict | None:
+    import json
+    from pathlib import Path
+
+    from course_utils.nbtools import REPO_ROOT
+
+    for base in (Path(REPO_ROOT), Path.cwd(), *Path.cwd().parents[:2]):
+        path = base / "results" / filename
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+def load_results(profile: str, name: str = "finetune_sst2") -> dict | None:
+    """The benchmark's results/<name>_<profile>.json as a dict, or None if it was never measured."""
+    return _results_json(f"{name}_{profile}.json")
+
+
+def load_predictions(profile: str, method: str = "full") -> dict | None:
+    """Stored dev/test p(positive) of a benchmarked model ({"dev_p_positive": [...], ...}) or None."""
+    preds = _results_json(f"finetune_sst2_{profile}_predictions.json")
+    return preds.get(method) if preds else None
+
+
+def measured_row(profile: str, method: str) -> dict | None:
+    """One method's row of the measured results for a profile (None: not yet measured)."""
+    res = load_results(profile)
+    rows = {r["method"]: r for r in res["rows"]} if res else {}
+    return rows.get(method)

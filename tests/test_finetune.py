@@ -1,0 +1,166 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import finetune as ft
+
+TEXTS = ["a gripping , funny film", "dull", "the plot is a mess and the actors look bored throughout",
+         "wonderful", "not good at all , really not good", "fine", "one of the best films of the year",
+         "a waste of two hours"]
+LABELS = [1, 0, 0, 1, 0, 1, 1, 0]
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    torch.manual_seed(0)
+    return ft.load_classifier()
+
+
+def test_encode_truncates_and_rejects_a_bare_string(fresh):
+    tok, _ = fresh
+    batch = ft.encode(tok, ["word " * 500, "short"], [1, 0], max_length=16)
+    assert batch["input_ids"].shape == (2, 16)
+    assert batch["input_ids"][0, -1] == tok.sep_token_id     # truncated, but still ends with [SEP]
+    assert batch["labels"].tolist() == [1, 0]
+    with pytest.raises(TypeError, match="list of texts"):
+        ft.encode(tok, "one string")
+    with pytest.raises(ValueError, match="pair up"):
+        ft.encode(tok, ["a", "b"], [1])
+
+
+def test_bucketing_keeps_every_example_once_and_pads_less(fresh):
+    tok, _ = fresh
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["word"] * int(n)) for n in rng.integers(1, 40, size=400)]
+    labels = [len(t) % 2 for t in texts]
+    bucketed = ft.bucket_batches(tok, texts, labels, batch_size=16, seed=1)
+    plain = ft.bucket_batches(tok, texts, labels, batch_size=16, seed=1, bucket=False)
+    for batches in (bucketed, plain):
+        n_words = sorted(int(m.sum()) - 2 for b in batches for m in b["attention_mask"])
+        assert n_words == sorted(len(t.split()) for t in texts)
+        for b in batches:   # labels travel with their texts
+            lengths = b["attention_mask"].sum(1) - 2
+            assert ((lengths * 5 - 1) % 2 == b["labels"]).all()
+    assert ft.padding_share(bucketed) < 0.5 * ft.padding_share(plain)
+    with pytest.raises(ValueError, match="as many labels"):
+        ft.bucket_batches(tok, texts, labels[:-1])
+
+
+def test_pooling_ignores_padding():
+    hidden = torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    pooled = ft.mean_pool(hidden, mask)
+    assert torch.allclose(pooled[0], hidden[0, :3].mean(0))
+    assert torch.allclose(pooled[1], hidden[1].mean(0))
+    assert torch.equal(ft.cls_pool(hidden), hidden[:, 0])
+
+
+def test_embed_is_the_same_with_or_without_padding_partners(fresh):
+    from course_utils.models import load_minilm
+
+    tok, enc = load_minilm()
+    alone = ft.embed(enc, tok, ["a short one"])
+    padded = ft.embed(enc, tok, ["a short one", "a much longer sentence that forces padding on the first"])
+    assert np.allclose(alone[0], padded[0], atol=1e-5)
+    with pytest.raises(ValueError, match="pooling"):
+        ft.embed(enc, tok, ["x"], pooling="max")
+
+
+def test_confusion_matrix_and_confidently_wrong():
+    from sklearn.metrics import confusion_matrix
+
+    y, p = [0, 0, 1, 1, 1, 0], [0, 1, 1, 0, 1, 1]
+    assert (ft.confusion_matrix(y, p) == confusion_matrix(y, p)).all()
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9], [0.45, 0.55]])
+    wrong = ft.most_confidently_wrong(list("abcdef"), y, probs, k=2)
+    assert [w[0] for w in wrong] == ["b", "d"]
+    assert wrong[0][2] == pytest.approx(0.8)
+
+
+def test_robust_inputs_and_untrained_warning(fresh):
+    tok, model = fresh
+    texts = ["", "great " * 10_000, "Ce film est magnifique.", "这部电影太无聊了", "😍🎬🍿", "   "]
+    with pytest.warns(ft.UntrainedHeadWarning, match="never trained"):
+        probs = ft.predict_proba(model, tok, texts)
+    assert probs.shape == (len(texts), 2)
+    assert np.allclose(probs.sum(1), 1, atol=1e-5) and np.isfinite(probs).all()
+    with pytest.raises(TypeError, match="list of texts"):
+        ft.predict_proba(model, tok, "one string")
+
+
+def test_trained_model_predicts_without_warning(tmp_path):
+    tok, model, history = ft.train_classifier(TEXTS * 4, LABELS * 4, batch_size=8, epochs=1, amp="off")
+    assert history.step and not ft.head_is_untrained(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ft.UntrainedHeadWarning)
+        labels = ft.classify(model, tok, ["", "a lovely film"])
+    assert set(labels) <= set(ft.LABELS)
+    clf = ft.TextClassifier(model, tok)
+    assert clf.classify(["", "a lovely film"]) == labels
+    ft.save_classifier(model, tok, tmp_path / "clf")
+    tok2, model2 = ft.load_trained_classifier(tmp_path / "clf")
+    assert np.allclose(ft.predict_proba(model2, tok2, TEXTS), clf.predict_proba(TEXTS), atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="save_classifier"):
+        ft.load_trained_classifier(tmp_path / "nothing")
+    result = ft.evaluate_classifier(model, tok, TEXTS, LABELS)
+    assert result["confusion"].sum() == len(TEXTS)
+    assert result["accuracy"] == pytest.approx(float((result["pred"] == np.array(LABELS)).mean()))
+
+
+def test_lora_count_by_hand_matches_peft_and_merge_keeps_predictions():
+    torch.manual_seed(0)
+    tok, model = ft.load_classifier()
+    n_head = sum(p.numel() for p in model.classifier.parameters())
+    by_hand = ft.lora_parameter_count(model, 4, ["query", "value"])
+    assert by_hand == 6 * 2 * 4 * (384 + 384)
+    peft_model = ft.add_peft(model, "lora", rank=4, target_modules=("query", "value"))
+    trainable, total = ft.count_parameters(peft_model)
+    assert trainable == by_hand + n_head
+    assert ft.lora_parameter_count(peft_model, 4, ["query", "value"]) == by_hand
+    with torch.no_grad():   # B starts at zero (the adapter is a no-op); give it weights to test merging
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name or "classifier" in name:
+                p.normal_(0, 0.05)
+    before = ft.predict_proba(peft_model, tok, TEXTS)
+    merged = peft_model.merge_and_unload()
+    after = ft.predict_proba(merged, tok, TEXTS)
+    assert np.abs(before - after).max() < 1e-4
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+
+
+def test_ia3_and_bad_method():
+    torch.manual_seed(0)
+    _, model = ft.load_classifier()
+    total_before = ft.count_parameters(model)[1]
+    ia3 = ft.add_peft(model, "ia3")
+    trainable, total = ft.count_parameters(ia3)
+    assert 0 < trainable < 0.01 * total
+    assert total - total_before == trainable   # IA3 vectors and a trainable copy of the head are new
+    with pytest.raises(ValueError, match="lora"):
+        ft.add_peft(ft.load_classifier()[1], "adapters")
+
+
+def test_unknown_setting_is_rejected():
+    with pytest.raises(TypeError, match="unknown setting"):
+        ft.train_classifier(TEXTS, LABELS, learning_rate=1e-3)
+
+
+def test_results_lookup_says_not_measured_until_a_file_exists(tmp_path, monkeypatch):
+    import json
+
+    import course_utils.nbtools as nbtools
+
+    monkeypatch.setattr(nbtools, "REPO_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert ft.load_results("gpu") is None and ft.measured_row("gpu", "full") is None
+    assert ft.load_predictions("gpu") is None
+    (tmp_path / "results").mkdir()
+    rows = [{"method": "full", "dev_accuracy": 0.9}, {"method": "lora", "dev_accuracy": 0.89}]
+    (tmp_path / "results" / "finetune_sst2_gpu.json").write_text(json.dumps({"rows": rows}))
+    (tmp_path / "results" / "finetune_sst2_gpu_predictions.json").write_text(
+        json.dumps({"full": {"dev_p_positive": [0.2, 0.9]}}))
+    assert ft.measured_row("gpu", "lora")["dev_accuracy"] == 0.89
+    assert ft.measured_row("gpu", "ia3") is None
+    assert ft.load_predictions("gpu", "full")["dev_p_positive"] == [0.2, 0.9]
