@@ -79,8 +79,8 @@ class Runner:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "results" / "gpt_vs_nanogpt.json"))
     args = ap.parse_args()
@@ -112,18 +112,25 @@ def main() -> None:
     for _ in range(args.rounds):             # interleaved: every round times every runner once
         for r in runners:
             r.samples.append(args.steps * BATCH * SHAPE["block_size"] / r.time(args.steps))
-    rates = {r.name: statistics.median(r.samples) for r in runners}
+    # best round per setting: other load on a shared machine only ever slows a round down, so the
+    # fastest round is the least disturbed estimate; medians are stored too
+    rates = {r.name: max(r.samples) for r in runners}
+    medians = {r.name: statistics.median(r.samples) for r in runners}
     base = rates["nanoGPT fp32 eager"]
     best = max((n for n in rates if n.startswith("course")), key=rates.get)
     result = {
-        "benchmark": "gpt_vs_nanogpt", "date": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "benchmark": "gpt_vs_nanogpt",
+        "note": "Both models use F.scaled_dot_product_attention and the same optimizer; at this "
+                "size a step is dominated by per-operator overhead, so only fusion (torch.compile) "
+                "or a cheaper number format can separate them.", "date": dt.datetime.now(dt.timezone.utc).isoformat(),
         "environment_record": environment_record(), "threads": torch.get_num_threads(),
         "config": {**SHAPE, "batch_size": BATCH, "vocab_size": vocab, "dropout": 0.0, "bias": False},
         "nanogpt_commit": (NANOGPT.parent / "COMMIT").read_text().strip()
         if (NANOGPT.parent / "COMMIT").is_file() else "unknown",
-        "method": f"median over {args.rounds} interleaved rounds of {args.steps} training steps "
-                  "(forward, backward, clip, AdamW) on the same batches",
-        "tokens_per_s_median": rates,
+        "method": f"best of {args.rounds} interleaved rounds of {args.steps} training steps "
+                  "(forward, backward, clip, AdamW) on the same batches; 2 threads",
+        "tokens_per_s_best": rates,
+        "tokens_per_s_median": medians,
         "tokens_per_s_samples": {r.name: r.samples for r in runners},
         "warmup_or_compile_seconds": {r.name: r.warmup_s for r in runners},
         "ratio_same_settings": rates["course GPT fp32 eager"] / base,
@@ -135,7 +142,8 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     for name, rate in rates.items():
-        print(f"{name:28s} {rate:10,.0f} tokens/s  ({rate / base:.2f}x nanoGPT eager)")
+        print(f"{name:28s} {rate:10,.0f} tokens/s best, {medians[name]:10,.0f} median  "
+              f"({rate / base:.2f}x nanoGPT eager)")
     print(f"-> {args.out}")
 
 
