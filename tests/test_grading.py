@@ -97,7 +97,7 @@ def test_generator_strips_solutions_and_hidden_tests(tmp_path):
     sources = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
     assert "return 2 * x  # the answer" in grading.solution_snippets(lab)
     assert "2 * x" not in sources and "secret_hidden_case" not in sources and "It doubles" not in sources
-    assert 'raise NotImplementedError("q1: replace this line' in sources and "Your answer here" in sources
+    assert 'raise NotImplementedError("replace this line' in sources and "Your answer here" in sources
     assert nbtools.problems(_write(tmp_path / "s.ipynb", text)) == []
     assert "secret_hidden_case" in grading.hidden_source(lab)
 
@@ -157,24 +157,36 @@ def test_batch_grading_survives_hostile_and_broken_submissions(tmp_path):
                                               "def perplexity(lp):\n    raise NotImplementedError"})
     submission(subs, "e_memory", {"laplace_prob": "def laplace_prob(*a):\n    return len(bytearray(64 * 2**30))"})
     submission(subs, "f_exit", {"bigram_perplexity": "import os\ndef bigram_perplexity(*a):\n    os._exit(3)"})
+    submission(subs, "i_patch", {"perplexity": "import course_utils.grading as g\n"
+                                               "g.expect_close = lambda *a, **k: None\ndef perplexity(lp):\n    return 0"})
+    submission(subs, "j_fake_eq", {"bigram_counts": "class Any:\n    def __eq__(self, other):\n        return True\n"
+                                                  "def bigram_counts(t):\n    return {('the', 'cat'): Any()}"})
+    submission(subs, "k_patch_later", {"perplexity": "import numpy\ndef perplexity(lp):\n"
+                                                     "    numpy.allclose = lambda *a, **k: True\n    return 0"})
     _write(subs / "g_broken.ipynb", "{not json")
     _write(subs / "h_nocells.ipynb", json.dumps({"cells": [{"cell_type": "markdown", "source": "hi"}]}))
     out = tmp_path / "out" / "grades.csv"
     assert grading.main([str(LAB1), str(subs), "--out", str(out), "--timeout", "8", "--test-timeout", "1",
                          "--memory-mb", "512"]) == 0
     rows = {r["student"].removesuffix(".ipynb"): r for r in csv.DictReader(out.open())}
-    assert list(rows) == ["a_solution", "b_loop", "c_spin", "d_peek", "e_memory", "f_exit", "g_broken", "h_nocells"]
+    fb = out.parent / "grades_feedback"
+    assert list(rows) == ["a_solution", "b_loop", "c_spin", "d_peek", "e_memory", "f_exit", "g_broken", "h_nocells",
+                          "i_patch", "j_fake_eq", "k_patch_later"]
     full = float(rows["a_solution"]["max_total"])
     assert float(rows["a_solution"]["total"]) == full
     # each problem costs that student the affected question(s), not the run
-    assert rows["b_loop"]["q3"] == "0" and float(rows["b_loop"]["q1"]) > 0 and rows["b_loop"]["error"] == ""
-    assert rows["c_spin"]["q3"] == "0" and rows["c_spin"]["q4"] == "0" and float(rows["c_spin"]["q1"]) > 0
+    assert rows["b_loop"]["q3"] == "0" and rows["b_loop"]["q1"] == "2" and rows["b_loop"]["error"] == ""
+    assert rows["c_spin"]["q3"] == "0" and rows["c_spin"]["q4"] == "0" and rows["c_spin"]["q1"] == "2"
     assert rows["d_peek"]["q1"] == "0" and float(rows["d_peek"]["q2"]) > 0
     assert rows["e_memory"]["q2"] == "0" and float(rows["e_memory"]["q1"]) > 0
-    assert float(rows["f_exit"]["q1"]) > 0 and rows["f_exit"]["q4"] == "0"
+    assert rows["f_exit"]["q1"] == "2" and rows["f_exit"]["q3"] == "2" and rows["f_exit"]["q4"] == "0"
     assert "invalid notebook JSON" in rows["g_broken"]["error"] and rows["g_broken"]["total"] == "0"
     assert "no code cells" in rows["h_nocells"]["error"]
-    fb = (out.parent / "grades_feedback")
+    # cheating on the checks themselves: replaced check functions are detected, fake equality refused
+    for name, what in (("i_patch", "course_utils.grading.expect_close"), ("k_patch_later", "numpy.allclose")):
+        assert rows[name]["total"] == "0" and f"tampering detected: {what}" in rows[name]["error"], rows[name]
+    assert rows["j_fake_eq"]["q1"] == "0" and rows["j_fake_eq"]["error"] == "" and rows["j_fake_eq"]["q2"] == "4"
+    assert "type Any" in (fb / "j_fake_eq.md").read_text()
     assert "timeout" in (fb / "c_spin.md").read_text()
     peek = (fb / "d_peek.md").read_text()
     assert "not allowed while grading" in peek and "BEGIN SOLUTION" not in peek

@@ -38,8 +38,13 @@ def mutants(lab_dir: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def test_every_chapter_has_a_lab():
-    assert len(LABS) >= 1
+    chapters = sorted(p.name[:2] for p in (ROOT / "chapters").glob("0[1-9]_*"))
+    for ch in chapters:
+        assert any(p.name.startswith(f"lab{int(ch)}_") for p in LABS), f"chapter {ch} has no lab"
+    index = (ROOT / "exercises" / "index.md").read_text()
     for lab_dir in LABS:
+        url = f"https://colab.research.google.com/github/llm-course/llm-course/blob/main/exercises/{lab_dir.name}/student.ipynb"
+        assert url in index, f"exercises/index.md lacks the Colab link of {lab_dir.name}"
         assert len(mutants(lab_dir)) >= 2, f"{lab_dir.name}: needs at least two mutants in tests/lab_mutants"
 
 
@@ -77,3 +82,18 @@ def test_batch_grading_separates_right_from_wrong(lab_dir, tmp_path):
             public_fail = [o for o in by[name].outcomes if not o.hidden and o.status != "pass"]
             assert public_fail == [], f"{name} should pass the public tests (only hidden ones catch it)"
     assert full.name == lab_dir.name
+
+
+def test_nbval_fails_on_a_wrong_solution_in_strict_mode(tmp_path):
+    """The instructor notebook with a mutant solution fails under `pytest --nbval-lax` (COURSE_STRICT=1)."""
+    import os
+    import subprocess
+    import sys
+
+    lab_dir = ROOT / "exercises" / "lab6_energy"
+    nb = write_submission(lab_dir, mutants(lab_dir)["forward_pass_only_2nd"], tmp_path / "wrong.ipynb")
+    env = {**os.environ, "COURSE_STRICT": "1"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval-lax",
+                          "-q", "--rootdir", str(tmp_path), str(nb)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "GradingError" in run.stdout, run.stdout[-2000:]

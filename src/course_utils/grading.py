@@ -32,7 +32,8 @@ STRICT_ENV = "COURSE_STRICT"
 HIDDEN_TAG, INSTRUCTOR_TAG = "hidden-tests", "instructor-only"
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
-STUB = 'raise NotImplementedError("{q}: replace this line with your code")'
+STUB = 'raise NotImplementedError("replace this line with your code")'
+TAMPERED = "tampering detected"
 _BATCH = False  # set in the grading worker: check() calls inside a submission do nothing
 
 
@@ -100,16 +101,42 @@ def load_lab(name: str) -> Lab:
     return module.lab.copy()
 
 
+def plain(x: Any, depth: int = 0) -> Any:
+    """A student's return value as plain data (numbers, strings, lists, tuples, dicts, sets);
+    tensors and arrays become lists. Other objects are refused, so none can fake ``==``."""
+    if depth > 32:
+        raise AssertionError("the returned value is nested too deeply")
+    t = type(x)
+    if x is None or t in (bool, int, float, str):
+        return x
+    for base, conv in ((bool, bool), (int, lambda v: int.__add__(v, 0)), (float, lambda v: float.__add__(v, 0.0)),
+                       (str, lambda v: str.__add__(v, ""))):
+        if isinstance(x, base):
+            return conv(x)
+    if isinstance(x, (list, tuple)):
+        items = [plain(v, depth + 1) for v in (list.__iter__(x) if isinstance(x, list) else tuple.__iter__(x))]
+        return items if isinstance(x, list) else tuple(items)
+    if isinstance(x, dict):
+        return {plain(k, depth + 1): plain(v, depth + 1) for k, v in dict.items(x)}
+    if isinstance(x, (set, frozenset)):
+        return frozenset(plain(v, depth + 1) for v in (set.__iter__(x) if isinstance(x, set) else frozenset.__iter__(x)))
+    torch = sys.modules.get("torch")
+    if torch is not None and t in (torch.Tensor, torch.nn.Parameter):
+        return torch.Tensor.tolist(torch.Tensor.detach(x).cpu())
+    if torch is not None and t is torch.dtype:
+        return str(x)
+    np = sys.modules.get("numpy")
+    if np is not None and (t is np.ndarray or isinstance(x, np.generic)):
+        return x.tolist()
+    raise AssertionError(f"expected plain data (numbers, lists, tensors...), got an object of type {t.__name__}")
+
+
 def expect_close(got: Any, expected: Any, what: str, rtol: float = 1e-5, atol: float = 1e-8) -> None:
     """Fail with 'what: expected ..., got ...' unless ``got`` equals ``expected`` within tolerance."""
     import numpy as np
 
-    def arr(x: Any) -> Any:
-        if hasattr(x, "detach"):
-            x = x.detach().cpu().numpy()
-        return np.asarray(x, dtype=float)
     try:
-        g, e = arr(got), arr(expected)
+        g, e = np.asarray(plain(got), dtype=float), np.asarray(plain(expected), dtype=float)
     except (TypeError, ValueError):
         raise AssertionError(f"{what}: expected a number or array like {_short(expected)}, got {_short(got)}") from None
     if g.shape != e.shape:
@@ -119,8 +146,8 @@ def expect_close(got: Any, expected: Any, what: str, rtol: float = 1e-5, atol: f
 
 
 def expect_equal(got: Any, expected: Any, what: str) -> None:
-    """Fail with 'what: expected ..., got ...' unless ``got == expected``."""
-    if not (got == expected):
+    """Fail with 'what: expected ..., got ...' unless ``got == expected`` (compared as plain data)."""
+    if not (plain(got) == plain(expected)):
         raise AssertionError(f"{what}: expected {_short(expected)}, got {_short(got)}")
 
 
@@ -169,14 +196,14 @@ def run_test(test: Test, namespace: dict, timeout: float | None = None) -> Outco
     base = dict(question=test.question, test=test.name, max_points=test.points, hidden=test.hidden)
     missing = [n for n in names if n not in namespace]
     if missing:
-        return Outcome(status="unanswered", points=0.0, message=f"`{missing[0]}` is not defined yet "
-                       "(run the cell that defines it)", **base)
+        return Outcome(status="unanswered", points=0.0, message=f"not answered yet: `{missing[0]}` is not "
+                       "defined (run the cell that defines it)", **base)
     try:
         with _alarm(timeout):
             test.fn(*[namespace[n] for n in names])
     except NotImplementedError:
         return Outcome(status="unanswered", points=0.0,
-                       message="not answered yet (the function still raises NotImplementedError)", **base)
+                       message="not answered yet: the function still raises NotImplementedError", **base)
     except AssertionError as err:
         return Outcome(status="fail", points=0.0, message=str(err) or "a check failed", **base)
     except _Timeout:
@@ -236,7 +263,7 @@ class Checker:
         if not outcomes:
             return f"{title}: no tests"
         if all(o.status == "unanswered" for o in outcomes):
-            return f"{title}: not answered yet — {outcomes[0].message}. Score 0 for now."
+            return f"{title}: {outcomes[0].message}. Score 0 for now."
         mark = "passed" if passed == len(outcomes) else "FAILED"
         lines = [f"{title}: {mark} {passed}/{len(outcomes)} tests"]
         lines += [f"  ✗ {o.test}: {o.message}" for o in outcomes if o.status != "pass"]
@@ -265,7 +292,7 @@ class Checker:
 
 
 # --------------------------------------------------------------------------- student notebook generator
-def _strip_solutions(source: str, question: str, where: str) -> str:
+def _strip_solutions(source: str, where: str) -> str:
     out, inside, indent = [], False, ""
     for line in source.split("\n"):
         s = line.strip()
@@ -277,7 +304,7 @@ def _strip_solutions(source: str, question: str, where: str) -> str:
                 raise ValueError(f"{where}: {BEGIN} must be inside a function body (indented), so the "
                                  "student notebook still runs top to bottom")
             out.append(f"{indent}# YOUR CODE HERE")
-            out.append(indent + STUB.format(q=question))
+            out.append(indent + STUB)
         elif s.startswith(END):
             if not inside:
                 raise ValueError(f"{where}: {END} without {BEGIN}")
@@ -305,15 +332,12 @@ def generate_student(lab_dir: Path) -> str:
 
     src = Path(lab_dir) / "instructor.ipynb"
     nb = nbformat.read(src, as_version=4)
-    cells, question = [], "this question"
+    cells = []
     for i, cell in enumerate(nb.cells):
         if HIDDEN_TAG in _tags(cell) or INSTRUCTOR_TAG in _tags(cell):
             continue
-        m = re.search(r"\b(q\d+)\b", cell.source) if cell.cell_type == "markdown" else None
-        if m and re.match(r"\s*#+ ", cell.source):  # a heading names the current question
-            question = m.group(1)
         if cell.cell_type == "code":
-            cell.source = _strip_solutions(cell.source, question, f"{src} cell {i}")
+            cell.source = _strip_solutions(cell.source, f"{src} cell {i}")
         elif cell.cell_type == "markdown":
             cell.source = _strip_markdown(cell.source)
         cells.append(cell)
@@ -393,7 +417,9 @@ _FRAME_EVENTS = ("sys._getframe", "sys._current_frames", "sys.settrace",
                  "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents")
 _BLOCKED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                    "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill", "ctypes.dlopen",
-                   "ctypes.dlsym", "ctypes.cdata", "socket.connect", "socket.bind", "sys.addaudithook")
+                   "ctypes.dlsym", "ctypes.cdata", "socket.connect", "socket.bind", "sys.addaudithook",
+                   "_thread.start_new_thread", "object.__setattr__")
+_TEXT_STACK = ("format_stack", "extract_stack", "print_stack")
 _PATH_EVENTS = ("open", "os.listdir", "os.scandir", "glob.glob", "os.chdir", "shutil.copyfile")
 
 
@@ -403,7 +429,19 @@ def _install_guard(protected: list[str]) -> None:
     me = str(os.getpid())
     realpath = os.path.realpath
 
+    busy: list[int] = []
+
+    def trusted_caller() -> bool:  # traceback's stack-to-text helpers (used by torch.manual_seed) may peek
+        busy.append(1)
+        try:
+            code = sys._getframe(2).f_code
+        finally:
+            busy.pop()
+        return code.co_filename.endswith(os.sep + "traceback.py") and code.co_name in _TEXT_STACK
+
     def hook(event: str, args: tuple) -> None:
+        if busy or (event == "sys._getframe" and trusted_caller()):
+            return
         if event in _BLOCKED_EVENTS or event in _FRAME_EVENTS:
             raise PermissionError(f"{event} is not allowed while grading")
         if event == "object.__getattr__" and len(args) > 1 and str(args[1]).endswith("_frame"):
@@ -461,6 +499,8 @@ def _worker(conn: Any, cells: list[str], lab: str, workdir: str, protected: list
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_FSIZE, (50 * 2**20, 50 * 2**20))
     checker = Checker(lab, namespace={})
+    run, send, as_dict, tampered = run_test, conn.send, asdict, _tampered  # bound before student code runs
+    snap = _snapshot()
     _install_guard(protected)
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     errors: list[str] = []
@@ -475,17 +515,64 @@ def _worker(conn: Any, cells: list[str], lab: str, workdir: str, protected: list
             errors.append(f"cell {i + 1}: MemoryError (memory limit {limits['memory_mb']} MB)")
         except BaseException as err:  # SyntaxError, SystemExit, KeyboardInterrupt in student code
             errors.append(f"cell {i + 1}: {type(err).__name__}: {err}"[:300])
-    conn.send(("cells_done", {"errors": errors, "output": out.text()}))
+    changed = tampered(snap)
+    if changed:
+        send(("tampered", changed))
+        return
+    send(("cells_done", {"errors": errors, "output": out.text()}))
     sys.stdout = sys.stderr = _Capped(0)  # output during the tests is dropped (it could echo tests)
-    token, hidden = conn.recv()
+    token, hidden, todo = conn.recv()
     hns: dict[str, Any] = {"__name__": "hidden_tests", "check": checker,
                            "expect_close": expect_close, "expect_equal": expect_equal}
     exec(compile(hidden, "<hidden tests>", "exec"), hns)
     checker.namespace = ns
     for t in checker.lab.tests:
-        outcome = run_test(t, ns, limits["test_timeout"])
-        conn.send(("result", token, asdict(outcome)))
-    conn.send(("done", token, None))
+        if [t.question, t.name] not in [list(k) for k in todo]:
+            continue
+        send(("start", token, (t.question, t.name)))
+        outcome = run(t, ns, limits["test_timeout"])
+        changed = tampered(snap)
+        if changed:
+            send(("tampered", changed))
+            return
+        send(("result", token, as_dict(outcome)))
+    send(("done", token, None))
+
+
+_WATCHED = ("course_utils", "numpy", "torch", "builtins", "math", "inspect", "dataclasses", "signal",
+            "multiprocessing", "pickle", "sys", "os", "re", "json", "collections", "functools", "operator")
+
+
+def _snapshot() -> list[tuple[str, Any, str, Any]]:
+    """The functions and classes of the grader, numpy, torch and key standard modules, to spot
+    a submission that replaces one (monkeypatching the checks)."""
+    import warnings
+
+    out: list[tuple[str, Any, str, Any]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _collect(out)
+    return out
+
+
+def _collect(out: list) -> None:
+    for name, mod in list(sys.modules.items()):
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict) or name.split(".")[0] not in _WATCHED:
+            continue
+        for k, v in list(d.items()):
+            if isinstance(v, type) and (name.startswith(("course_utils", "multiprocessing"))
+                                        or v.__module__ in ("torch", "torch.nn.modules.module")):
+                out += [(f"{name}.{k}.{a}", v.__dict__, a, w) for a, w in list(v.__dict__.items())]
+            if callable(v) and not isinstance(v, type(sys)):
+                out.append((f"{name}.{k}", d, k, v))
+
+
+def _tampered(snap: list[tuple[str, Any, str, Any]]) -> str:
+    for label, d, k, v in snap:
+        if d.get(k) is not v:
+            return label
+    return ""
 
 
 def _vm_bytes() -> int:
@@ -522,7 +609,7 @@ def grade_one(lab: Lab, path: Path, hidden: str, protected: list[str], timeout: 
     full = lab.copy()
     exec(compile(hidden, "<hidden tests>", "exec"), {"check": _Registrar(full), "expect_close": expect_close,
                                                       "expect_equal": expect_equal})
-    expected = [(t.question, t.name) for t in full.tests]
+    tests = {(t.question, t.name): t for t in full.tests}
     rep = Report(Path(path).name)
     t0 = time.monotonic()
     try:
@@ -531,50 +618,75 @@ def grade_one(lab: Lab, path: Path, hidden: str, protected: list[str], timeout: 
         rep.error = f"{type(err).__name__}: {err}"
         rep.outcomes = [_missing(t, "not graded: the notebook could not be read") for t in full.tests]
         return rep
+    todo = [(t.question, t.name) for t in full.tests]
+    got: dict[tuple[str, str], Outcome] = {}
+    deadline, why = t0 + timeout, ""
+    while todo and not why:  # a worker that dies or hangs in a test costs that test; the rest reruns
+        why = _attempt(rep, cells, lab.name, hidden, todo, tests, got, protected, deadline, test_timeout, memory_mb)
+        todo = [k for k in todo if k not in got]
+    if why.startswith(TAMPERED):  # all points withheld: the checks themselves were changed
+        got.clear()
+        rep.error = why + "; all points withheld, please review by hand"
+    for t in full.tests:
+        rep.outcomes.append(got.get((t.question, t.name)) or _missing(t, why or "no result"))
+    rep.seconds = time.monotonic() - t0
+    return rep
+
+
+def _attempt(rep: Report, cells: list[str], lab: str, hidden: str, todo: list[tuple[str, str]],
+             tests: dict[tuple[str, str], Test], got: dict, protected: list[str], deadline: float, test_timeout: float, memory_mb: int) -> str:
+    """One worker process: run the cells, then the tests in ``todo``; returns why it stopped early."""
     ctx = _context()
     parent, child = ctx.Pipe()
     workdir = tempfile.mkdtemp(prefix="course-grade-")
     limits = {"test_timeout": test_timeout, "memory_mb": memory_mb, "parent_cwd": os.getcwd()}
     worker = importlib.import_module("course_utils.grading")._worker  # not __main__'s copy
-    proc = ctx.Process(target=worker, args=(child, cells, lab.name, workdir, protected, limits), daemon=True)
+    proc = ctx.Process(target=worker, args=(child, cells, lab, workdir, protected, limits), daemon=True)
     proc.start()
     child.close()
-    deadline = t0 + timeout
-    token = secrets.token_hex(16)
-    got: dict[tuple[str, str], Outcome] = {}
-    why = ""
+    token, current, why = secrets.token_hex(16), None, ""
+    test_deadline = deadline
     try:
         while True:
-            left = deadline - time.monotonic()
+            left = min(deadline, test_deadline) - time.monotonic()
             if left <= 0 or not parent.poll(left):
-                why = f"time limit of {timeout:g} s for the whole notebook exceeded"
+                if current and time.monotonic() < deadline:
+                    got[current] = _missing(tests[current], f"took longer than {test_timeout:g} s (the grader "
+                                            "stopped the process)", "timeout")
+                    break
+                why = "the time limit for the whole notebook was exceeded"
                 break
             msg = parent.recv()
             if msg[0] == "cells_done":
                 rep.cell_errors, rep.output = msg[1]["errors"], msg[1]["output"]
-                parent.send((token, hidden))
-            elif msg[0] in ("result", "done") and msg[1] == token:
-                if msg[0] == "done":
-                    break
-                o = Outcome(**msg[2])
-                if (o.question, o.test) in expected:
-                    got[(o.question, o.test)] = o
+                parent.send((token, hidden, todo))
+            elif msg[0] == "start" and msg[1] == token and tuple(msg[2]) in todo:
+                current, test_deadline = tuple(msg[2]), time.monotonic() + test_timeout + 2.0
+            elif msg[0] == "result" and msg[1] == token and current and msg[2]["test"] == current[1]:
+                got[current] = Outcome(**msg[2])
+                current, test_deadline = None, deadline
+            elif msg[0] == "done" and msg[1] == token:
+                break
+            elif msg[0] == "tampered":
+                why = f"{TAMPERED}: {str(msg[1])[:200]} was replaced by the submission"
+                break
             else:
                 why = "the submission tampered with the grader's messages"
                 break
     except (EOFError, OSError, ValueError, TypeError):
         proc.join(1)
-        why = f"the grading process died (exit code {proc.exitcode}; crash, os._exit or memory limit)"
+        died = f"the grading process died (exit code {proc.exitcode}: a crash, os._exit or the memory limit)"
+        if current:
+            got[current] = _missing(tests[current], died, "crashed")
+        else:
+            why = died
     finally:
         if proc.is_alive():
             proc.kill()
         proc.join(5)
         parent.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    for t in full.tests:
-        rep.outcomes.append(got.get((t.question, t.name)) or _missing(t, why or "no result"))
-    rep.seconds = time.monotonic() - t0
-    return rep
+    return why
 
 
 class _Registrar:
@@ -587,8 +699,8 @@ class _Registrar:
         return self.lab.test(question, points, hidden)
 
 
-def _missing(t: Test, why: str) -> Outcome:
-    status = "timeout" if "time limit" in why else "crashed"
+def _missing(t: Test, why: str, status: str = "") -> Outcome:
+    status = status or ("timeout" if "time limit" in why else "tampered" if why.startswith(TAMPERED) else "crashed")
     return Outcome(t.question, t.name, status, 0.0, t.points, t.hidden, why)
 
 

@@ -1,0 +1,12 @@
+"""Wrong solutions of lab 2 (see lab1_ngrams.py for the format)."""
+MUTANTS = {
+    "overfit_transpose_first_two_axes": [
+        ("scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])", "scores = q @ k.transpose(0, 1) / math.sqrt(q.shape[-1])"),
+    ],
+    "mask_by_multiplying_scores": [
+        ('scores = scores.masked_fill(~mask, float("-inf"))', "scores = scores * mask"),
+    ],
+    "upper_triangular_mask": [
+        ("return torch.ones(n, n, dtype=torch.bool).tril()", "return torch.ones(n, n, dtype=torch.bool).triu()"),
+    ],
+}

@@ -1,0 +1,13 @@
+"""Wrong solutions of lab 5 (see lab1_ngrams.py for the format)."""
+MUTANTS = {
+    "overfit_dot_product_without_normalizing": [
+        ("    q = queries / queries.norm(dim=1, keepdim=True)\n    d = docs / docs.norm(dim=1, keepdim=True)\n", "    q, d = queries, docs\n"),
+    ],
+    "overfit_hit_rate_instead_of_recall": [
+        ("per_query = [len(set(r[:k]) & set(rel)) / len(rel) for r, rel in zip(retrieved, relevant)]",
+         "per_query = [float(bool(set(r[:k]) & set(rel))) for r, rel in zip(retrieved, relevant)]"),
+    ],
+    "lowest_scores_first": [
+        ("return torch.topk(scores, k, dim=1).indices", "return torch.topk(scores, k, dim=1, largest=False).indices"),
+    ],
+}
