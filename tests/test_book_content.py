@@ -109,6 +109,23 @@ def test_doc_links_resolve(page):
             f"{page}: {{doc}}`{target}` does not exist"
 
 
+HREF = re.compile(r'<a href="([^"#]+\.html)(?:#([^"]*))?"')
+
+
+def test_html_links_of_the_errata_resolve():
+    """Section links (<a href="../chapters/x.html#heading-id">): the page exists, the id is a heading of it."""
+    src = ROOT / "book" / "errata.md"
+    links = HREF.findall(src.read_text(encoding="utf-8"))
+    assert links, "book/errata.md links no notebook section"
+    for href, anchor in links:
+        doc = (src.parent / href).resolve().relative_to(ROOT).as_posix().removesuffix(".html")
+        page = glossary.page_file(doc)
+        assert page is not None, f"errata.md links {href}: no {doc}.ipynb or .md"
+        if anchor:
+            assert anchor in glossary.heading_ids(page), \
+                f"errata.md links {href}#{anchor}: not a heading id of {doc} ({sorted(glossary.heading_ids(page))})"
+
+
 def test_errata_name_tests_that_exist():
     text = (ROOT / "book" / "errata.md").read_text(encoding="utf-8")
     for path, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text):

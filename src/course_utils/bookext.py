@@ -1,11 +1,14 @@
 """A small Sphinx extension for the book (listed in _config.yml, sphinx.extra_extensions).
 
-It removes inline scripts that reach a page twice: Sphinx 7.4 keeps an inline script added after
-the builder started (sphinx-thebe, sphinx-togglebutton do) once with filename None and once with
-'', so `const THEBE_JS_URL` is declared twice and every page logs a SyntaxError.
+- It removes inline scripts that reach a page twice: Sphinx 7.4 keeps an inline script added after
+  the builder started (sphinx-thebe, sphinx-togglebutton do) once with filename None and once with
+  '', so `const THEBE_JS_URL` is declared twice and every page logs a SyntaxError.
+- It regenerates book/glossary.md from the chapters' glossary.csv files before the sources are read,
+  so the published glossary is never stale (tests/test_book_content.py checks the committed one).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -32,6 +35,33 @@ def _dedupe(app, pagename, templatename, context, doctree) -> None:
         context["script_files"] = unique_scripts(list(context["script_files"]))
 
 
+def refresh_glossary(srcdir: Path) -> bool:
+    """Rewrite book/glossary.md under srcdir if the chapters' glossary.csv files changed; True if it did."""
+    from course_utils import glossary
+
+    if not (srcdir / "chapters").is_dir():
+        return False
+    out = srcdir / glossary.OUTPUT
+    text = glossary.render(glossary.read_entries(srcdir), srcdir)
+    if out.is_file() and out.read_text(encoding="utf-8") == text:
+        return False
+    out.write_text(text, encoding="utf-8")
+    return True
+
+
+def _refresh(app) -> None:
+    from sphinx.util import logging
+
+    from course_utils.glossary import GlossaryError
+
+    try:
+        if refresh_glossary(Path(app.srcdir)):
+            logging.getLogger(__name__).info("book/glossary.md regenerated from chapters/*/glossary.csv")
+    except GlossaryError as err:
+        logging.getLogger(__name__).warning(f"glossary: {err}")
+
+
 def setup(app) -> dict:
+    app.connect("builder-inited", _refresh)
     app.connect("html-page-context", _dedupe, priority=900)  # after the extensions that add scripts
     return {"parallel_read_safe": True, "parallel_write_safe": True}
