@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 book: install
+	$(PY) -m course_utils.nbtools execute-cache   # run notebooks on every core first
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 
