@@ -153,7 +153,7 @@ def test_batch_grading_survives_hostile_and_broken_submissions(tmp_path):
     submission(subs, "c_spin", {"perplexity": "def perplexity(lp):\n    while True:\n        try:\n"
                                                "            while True: pass\n        except BaseException:\n            pass"})
     submission(subs, "d_peek", {"bigram_counts": f"def bigram_counts(t):\n    return open({hidden!r}).read()",
-                                "perplexity": "import glob\nFOUND = glob.glob('/work/**/hidden*', recursive=True)\n"
+                                "perplexity": f"import os\nFOUND = os.listdir({str(LAB1)!r})\n"
                                               "def perplexity(lp):\n    raise NotImplementedError"})
     submission(subs, "e_memory", {"laplace_prob": "def laplace_prob(*a):\n    return len(bytearray(64 * 2**30))"})
     submission(subs, "f_exit", {"bigram_perplexity": "import os\ndef bigram_perplexity(*a):\n    os._exit(3)"})
@@ -189,6 +189,22 @@ def test_batch_grading_survives_hostile_and_broken_submissions(tmp_path):
     assert "type Any" in (fb / "j_fake_eq.md").read_text()
     assert "timeout" in (fb / "c_spin.md").read_text()
     peek = (fb / "d_peek.md").read_text()
-    assert "not allowed while grading" in peek and "BEGIN SOLUTION" not in peek
+    assert "reading" in peek and "not allowed while grading" in peek and "BEGIN SOLUTION" not in peek
+    assert "os.listdir" not in peek or "PermissionError" in peek
     assert "died" in (fb / "f_exit.md").read_text()
     assert "invalid notebook JSON" in (fb / "g_broken.md").read_text()
+
+
+def test_private_hidden_tests_replace_the_examples(tmp_path):
+    """--hidden: tests kept outside the repository are used instead of the instructor notebook's."""
+    private = _write(tmp_path / "private_hidden.py", "@check.test('q3', points=3)\n"
+                     "def q3_private_case(perplexity):\n"
+                     "    expect_close(perplexity([0.0, 0.0]), 1.0, 'perplexity([0, 0])')\n"
+                     "    assert perplexity([0.0]) != 1.0, 'deliberately impossible private test'\n")
+    sub = submission(tmp_path, "solution", {})
+    lab, (rep,) = grading.grade_batch(LAB1, [sub], hidden=private, timeout=30, test_timeout=5)
+    names = {o.test: o for o in rep.outcomes}
+    assert "q3_private_case" in names and "q1_overlapping_and_empty" not in names
+    assert names["q3_private_case"].status == "fail" and names["q3_private_case"].max_points == 3
+    assert "deliberately impossible" in names["q3_private_case"].message
+    assert all(o.status == "pass" for o in rep.outcomes if not o.hidden)
