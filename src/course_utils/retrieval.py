@@ -10,6 +10,8 @@ from typing import Sequence
 
 import torch
 
+from course_utils.finetune import mean_pool  # chapter 4's pooling: average of the non-padding tokens
+
 DEFAULT_PATTERNS = ("book/*.md", "chapters/*/index.md", "chapters/*/[0-9]*.ipynb")
 # Pages that list other pages' words without explaining anything (they would win every query).
 DEFAULT_EXCLUDE = ("book/bibliography", "book/glossary")
@@ -119,12 +121,6 @@ def course_passages(root: str | Path, patterns: Sequence[str] = DEFAULT_PATTERNS
 
 
 # --------------------------------------------------------------------------- embeddings
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average the token vectors of each sequence, ignoring padding: (B, T, D) -> (B, D)."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-
 @torch.no_grad()
 def embed(texts: Sequence[str], tokenizer=None, model=None, batch_size: int = 32,
           max_length: int = 256) -> torch.Tensor:
