@@ -150,7 +150,7 @@ def test_batch_grading_survives_hostile_and_broken_submissions(tmp_path):
     hidden = str(LAB1 / "instructor.ipynb")
     submission(subs, "a_solution", {})
     submission(subs, "b_loop", {"perplexity": "def perplexity(lp):\n    while True:\n        pass"})
-    submission(subs, "c_spin", {"perplexity": "def perplexity(lp):\n    while True:\n        try:\n"
+    submission(subs, "c_spin", {"bigram_perplexity": "def bigram_perplexity(*a):\n    while True:\n        try:\n"
                                                "            while True: pass\n        except BaseException:\n            pass"})
     submission(subs, "d_peek", {"bigram_counts": f"def bigram_counts(t):\n    return open({hidden!r}).read()",
                                 "perplexity": f"import os\nFOUND = os.listdir({str(LAB1)!r})\n"
@@ -166,7 +166,7 @@ def test_batch_grading_survives_hostile_and_broken_submissions(tmp_path):
     _write(subs / "g_broken.ipynb", "{not json")
     _write(subs / "h_nocells.ipynb", json.dumps({"cells": [{"cell_type": "markdown", "source": "hi"}]}))
     out = tmp_path / "out" / "grades.csv"
-    assert grading.main([str(LAB1), str(subs), "--out", str(out), "--timeout", "8", "--test-timeout", "1",
+    assert grading.main([str(LAB1), str(subs), "--out", str(out), "--timeout", "20", "--test-timeout", "1",
                          "--memory-mb", "512"]) == 0
     rows = {r["student"].removesuffix(".ipynb"): r for r in csv.DictReader(out.open())}
     fb = out.parent / "grades_feedback"
@@ -176,7 +176,7 @@ def test_batch_grading_survives_hostile_and_broken_submissions(tmp_path):
     assert float(rows["a_solution"]["total"]) == full
     # each problem costs that student the affected question(s), not the run
     assert rows["b_loop"]["q3"] == "0" and rows["b_loop"]["q1"] == "2" and rows["b_loop"]["error"] == ""
-    assert rows["c_spin"]["q3"] == "0" and rows["c_spin"]["q4"] == "0" and rows["c_spin"]["q1"] == "2"
+    assert rows["c_spin"]["q4"] == "0" and rows["c_spin"]["q1"] == "2" and rows["c_spin"]["q3"] == "2"
     assert rows["d_peek"]["q1"] == "0" and float(rows["d_peek"]["q2"]) > 0
     assert rows["e_memory"]["q2"] == "0" and float(rows["e_memory"]["q1"]) > 0
     assert rows["f_exit"]["q1"] == "2" and rows["f_exit"]["q3"] == "2" and rows["f_exit"]["q4"] == "0"
