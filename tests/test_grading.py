@@ -46,6 +46,9 @@ def test_checker_reports_expected_value_and_running_score(capsys, monkeypatch):
     check("q2")  # halve is not defined: polite, no exception
     out = capsys.readouterr().out
     assert "not answered yet" in out and "`halve` is not defined" in out and "Score so far: 1/2" in out
+    assert check.summary() is None
+    out = capsys.readouterr().out
+    assert "q2   0/1  halve: not answered" in out and "Total: 1/2" in out
 
 
 def test_strict_mode_raises_only_for_wrong_answers(monkeypatch, capsys):

@@ -227,6 +227,7 @@ class Checker:
             namespace = sys._getframe(1).f_globals
         self.namespace = namespace if namespace is not None else {}
         self.results: dict[str, list[Outcome]] = {}
+        self._with_hidden = False
 
     def test(self, question: str, points: float = 1.0, hidden: bool = True) -> Callable:
         """Decorator for extra (by default hidden) tests, e.g. in an instructor notebook."""
@@ -245,6 +246,7 @@ class Checker:
             return None
         outcomes = self.run(question, hidden)
         self.results[question] = outcomes
+        self._with_hidden |= hidden
         print(self._report(question, outcomes))
         print(self._score_line())
         wrong = [o for o in outcomes if o.status not in ("pass", "unanswered")]
@@ -271,13 +273,14 @@ class Checker:
 
     def _score_line(self) -> str:
         got = sum(o.points for outs in self.results.values() for o in outs)
-        total = sum(self.lab.max_points(q, hidden=False) for q in self.lab.questions)
-        return f"Score so far: {got:g}/{total:g} points on the public tests of {self.lab.name}."
+        total = self.lab.max_points(hidden=self._with_hidden)
+        which = "all tests (hidden included)" if self._with_hidden else "the public tests"
+        return f"Score so far: {got:g}/{total:g} points on {which} of {self.lab.name}."
 
-    def summary(self) -> float:
-        """Run every public test quietly and print a one-line-per-question table; returns the score."""
+    def summary(self) -> None:
+        """Run every public test quietly and print one line per question and the total."""
         if _BATCH:
-            return 0.0
+            return
         got = 0.0
         for q, title in self.lab.questions.items():
             outs = self.run(q)
@@ -288,7 +291,6 @@ class Checker:
             print(f"{q:4s} {pts:g}/{self.lab.max_points(q, hidden=False):g}  {title}: {state}")
         print(f"Total: {got:g}/{self.lab.max_points(hidden=False):g} (public tests; the instructor "
               "may also run hidden tests)")
-        return got
 
 
 # --------------------------------------------------------------------------- student notebook generator
