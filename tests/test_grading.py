@@ -205,6 +205,10 @@ def test_private_hidden_tests_replace_the_examples(tmp_path):
                      "    expect_close(perplexity([0.0, 0.0]), 1.0, 'perplexity([0, 0])')\n"
                      "    assert perplexity([0.0]) != 1.0, 'deliberately impossible private test'\n")
     sub = submission(tmp_path, "solution", {})
+    assert grading.main([str(LAB1), str(sub), "--hidden", str(private), "--out", str(tmp_path / "g.csv"),
+                         "--hide-hidden-details"]) == 0
+    brief = (tmp_path / "g_feedback" / "solution.md").read_text()
+    assert "✗ hidden test (fail)" in brief and "impossible" not in brief and "q3_private_case" not in brief
     lab, (rep,) = grading.grade_batch(LAB1, [sub], hidden=private, timeout=30, test_timeout=5)
     names = {o.test: o for o in rep.outcomes}
     assert "q3_private_case" in names and "q1_overlapping_and_empty" not in names

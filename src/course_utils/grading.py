@@ -723,7 +723,8 @@ def grade_batch(lab_dir: Path, submissions: Iterable[Path], hidden: Path | None 
     return lab, [grade_one(lab, s, src, prot, timeout, test_timeout, memory_mb) for s in subs]
 
 
-def write_results(lab: Lab, reports: list[Report], out_csv: Path, feedback_dir: Path | None = None) -> None:
+def write_results(lab: Lab, reports: list[Report], out_csv: Path, feedback_dir: Path | None = None,
+                  hidden_details: bool = True) -> None:
     """Write the grade table (one row per student) and one feedback file per student."""
     full_max = {q: 0.0 for q in lab.questions}
     for r in reports[:1]:
@@ -741,10 +742,11 @@ def write_results(lab: Lab, reports: list[Report], out_csv: Path, feedback_dir: 
     fb = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "_feedback")
     fb.mkdir(parents=True, exist_ok=True)
     for r in reports:
-        (fb / (Path(r.student).stem + ".md")).write_text(feedback_text(lab, r, full_max), encoding="utf-8")
+        (fb / (Path(r.student).stem + ".md")).write_text(feedback_text(lab, r, full_max, hidden_details),
+                                                             encoding="utf-8")
 
 
-def feedback_text(lab: Lab, r: Report, full_max: dict[str, float]) -> str:
+def feedback_text(lab: Lab, r: Report, full_max: dict[str, float], hidden_details: bool = True) -> str:
     """Markdown feedback for one student: per-question points and why each test failed."""
     pts = r.question_points(lab)
     lines = [f"# {lab.title}: feedback for {r.student}", "",
@@ -755,11 +757,16 @@ def feedback_text(lab: Lab, r: Report, full_max: dict[str, float]) -> str:
         lines.append(f"## {q}: {title} — {pts[q]:g}/{full_max[q]:g}")
         for o in (o for o in r.outcomes if o.question == q):
             kind = "hidden test" if o.hidden else "test"
+            if o.hidden and not hidden_details:
+                lines.append(f"- {'✓' if o.status == 'pass' else '✗'} {kind} ({o.status})")
+                continue
             lines.append(f"- {'✓' if o.status == 'pass' else '✗'} {kind} `{o.test}`"
                          + ("" if o.status == "pass" else f" ({o.status}): {o.message}"))
         lines.append("")
     if r.cell_errors:
         lines += ["## Cells that raised an error", "", *(f"- {e}" for e in r.cell_errors), ""]
+    if r.output.strip():
+        lines += ["## What your cells printed (start)", "", "```text", r.output[:2000], "```", ""]
     return "\n".join(lines)
 
 
@@ -793,6 +800,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per notebook (default 60)")
     p.add_argument("--test-timeout", type=float, default=10.0, help="seconds per cell and per test (default 10)")
     p.add_argument("--memory-mb", type=int, default=2048, help="memory per notebook beyond the libraries")
+    p.add_argument("--hide-hidden-details", action="store_true",
+                   help="feedback lists hidden tests as passed/failed only (no names, inputs or values)")
     a = p.parse_args(args)
     files: list[Path] = []
     for s in a.submissions:
@@ -803,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     fb = a.feedback or a.out.with_name(a.out.stem + "_feedback")
     lab, reports = grade_batch(a.lab_dir, files, a.hidden, a.timeout, a.test_timeout, a.memory_mb,
                                extra_protected=[a.out, fb])
-    write_results(lab, reports, a.out, fb)
+    write_results(lab, reports, a.out, fb, hidden_details=not a.hide_hidden_details)
     for r in reports:
         pts = sum(r.question_points(lab).values())
         print(f"{r.student}: {pts:g} points{'  ERROR: ' + r.error if r.error else ''}")
