@@ -7,7 +7,12 @@ MUTANTS = {
         ("return self.base(x) + (self.alpha / self.r) * (x @ self.lora_A.T @ self.lora_B.T)",
          "return self.base(x) + (x @ self.lora_A.T @ self.lora_B.T)"),
     ],
-    "base_not_frozen": [
-        ("            p.requires_grad_(False)", "            p.requires_grad_(True)"),
+    "overfit_merge_without_scale": [
+        ("merged.weight.copy_(layer.base.weight + (layer.alpha / layer.r) * layer.lora_B @ layer.lora_A)",
+         "merged.weight.copy_(layer.base.weight + layer.lora_B @ layer.lora_A)"),
+    ],
+    "merge_in_place": [
+        ("    merged = nn.Linear(layer.base.in_features, layer.base.out_features)\n",
+         "    merged = layer.base\n"),
     ],
 }
