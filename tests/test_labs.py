@@ -46,6 +46,8 @@ def test_every_chapter_has_a_lab():
         url = f"https://colab.research.google.com/github/llm-course/llm-course/blob/main/exercises/{lab_dir.name}/student.ipynb"
         assert url in index, f"exercises/index.md lacks the Colab link of {lab_dir.name}"
         assert len(mutants(lab_dir)) >= 2, f"{lab_dir.name}: needs at least two mutants in tests/lab_mutants"
+        assert any(m.startswith("overfit") for m in mutants(lab_dir)), \
+            f"{lab_dir.name}: needs an overfit_* mutant (passes the public tests, caught by the hidden ones)"
 
 
 @pytest.mark.parametrize("lab_dir", LABS, ids=lambda p: p.name)
