@@ -215,3 +215,13 @@ def test_private_hidden_tests_replace_the_examples(tmp_path):
     assert names["q3_private_case"].status == "fail" and names["q3_private_case"].max_points == 3
     assert "deliberately impossible" in names["q3_private_case"].message
     assert all(o.status == "pass" for o in rep.outcomes if not o.hidden)
+
+
+def test_command_line_errors_are_clear(tmp_path, capsys):
+    sub = _write(tmp_path / "x.ipynb", "{}")
+    assert grading.main([str(tmp_path / "lab9_nothing"), str(sub)]) == 2
+    assert "no public tests for lab 'lab9_nothing'" in capsys.readouterr().err
+    assert grading.main([str(LAB1), str(sub), "--hidden", str(tmp_path / "missing.py")]) == 2
+    assert "missing.py not found" in capsys.readouterr().err
+    assert grading.main([str(LAB1), str(tmp_path / "empty_dir_that_is_missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -790,7 +790,9 @@ def main(argv: list[str] | None = None) -> int:
                 target.write_text(text, encoding="utf-8")
                 print(f"wrote {target}")
         return 1 if stale else 0
-    p = argparse.ArgumentParser(prog="course-grade", description="Grade submitted notebooks of one lab.")
+    p = argparse.ArgumentParser(prog="course-grade", description="Grade submitted notebooks of one lab.",
+                                epilog="Write a lab's student notebook with: python -m course_utils.grading "
+                                       "generate exercises/<lab>. Guide: book/instructors.md")
     p.add_argument("lab_dir", type=Path, help="the lab folder, e.g. exercises/lab1_ngrams")
     p.add_argument("submissions", type=Path, nargs="+", help="a folder of .ipynb files, or the files")
     p.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV grade table (default grades.csv)")
@@ -805,13 +807,20 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(args)
     files: list[Path] = []
     for s in a.submissions:
+        if not s.exists():
+            print(f"course-grade: {s} does not exist", file=sys.stderr)
+            return 2
         files += sorted(s.glob("*.ipynb")) if s.is_dir() else [s]
     if not files:
         print(f"no .ipynb files in {', '.join(map(str, a.submissions))}", file=sys.stderr)
         return 2
     fb = a.feedback or a.out.with_name(a.out.stem + "_feedback")
-    lab, reports = grade_batch(a.lab_dir, files, a.hidden, a.timeout, a.test_timeout, a.memory_mb,
-                               extra_protected=[a.out, fb])
+    try:
+        lab, reports = grade_batch(a.lab_dir, files, a.hidden, a.timeout, a.test_timeout, a.memory_mb,
+                                   extra_protected=[a.out, fb])
+    except (ValueError, OSError) as err:
+        print(f"course-grade: {err}", file=sys.stderr)
+        return 2
     write_results(lab, reports, a.out, fb, hidden_details=not a.hide_hidden_details)
     for r in reports:
         pts = sum(r.question_points(lab).values())
