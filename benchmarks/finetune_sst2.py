@@ -95,7 +95,7 @@ def run_one(method: str, lr: float | None) -> dict:
         cfg = ft.ClassifierConfig(method=method, lr=lr)
         row.update(train_examples=int(n), examples_seen=int(hist.items), steps=len(hist.step),
                    samples_per_second=round(hist.items / hist.seconds, 1), stopped=hist.stopped,
-                   setup_seconds=round(time.perf_counter() - t0 - seconds, 1), total_params=int(total),
+                   load_and_eval_seconds=round(time.perf_counter() - t0 - seconds, 1), total_params=int(total),
                    settings={"lr": lr or ft.DEFAULT_LR[method], "batch_size": cfg.batch_size,
                              "max_length": cfg.max_length, "amp": cfg.amp, "schedule": cfg.schedule,
                              "warmup_share": cfg.warmup_share, "rank": cfg.rank if method == "lora" else None,
