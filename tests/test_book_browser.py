@@ -45,8 +45,9 @@ def book_pages(root: Path = HTML) -> list[str]:
 
 
 def is_landing_page(page: str) -> bool:
-    """Pages a screenshot is kept of: the intro, every chapter's index and the first page."""
-    return page in ("book/intro.html", "chapters/00_start/01_using_this_book.html") or bool(
+    """Pages a screenshot is kept of: the intro, the first page, every chapter's and the labs' index, errata, glossary."""
+    return page in ("book/intro.html", "chapters/00_start/01_using_this_book.html", "exercises/index.html",
+                    "book/errata.html", "book/glossary.html") or bool(
         re.fullmatch(r"chapters/\d\d_[^/]+/index\.html", page))
 
 

@@ -23,7 +23,15 @@ import pytest
 from course_utils import data, nbtools
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("COURSE_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+
+def local_data() -> Path | None:
+    """A folder holding every data file to mirror: COURSE_DATA_DIR, ../shared/data, or the user cache."""
+    for folder in (os.environ.get("COURSE_DATA_DIR"), ROOT.parent / "shared" / "data", data.cache_dir()):
+        if folder and all((Path(folder) / spec.relpath).is_file() for spec in data.FILES.values()):
+            return Path(folder)
+    return None
+
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +50,11 @@ class _Mirror(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture
 def mirror():
     """The shared data folder on http://127.0.0.1:<port>/, recording what is requested."""
-    if not all((SHARED / spec.relpath).is_file() for spec in data.FILES.values()):
-        pytest.skip(f"no local copy of the data to mirror in {SHARED} (set COURSE_DATA_DIR)")
+    shared = local_data()
+    if shared is None:
+        pytest.skip("no local copy of the data to mirror (set COURSE_DATA_DIR, or run once online to fill the cache)")
     handler = type("Mirror", (_Mirror,), {"requested": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(SHARED)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(shared)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler.requested
     httpd.shutdown()
