@@ -147,6 +147,10 @@ def test_sinusoidal_encoding():
     assert torch.allclose(pe[:, 0::2] ** 2 + pe[:, 1::2] ** 2, torch.ones(50, 8))
     p, i = 7, 3  # one entry written out: sin(p / 10000^(2i/d))
     assert abs(pe[p, 2 * i].item() - torch.sin(torch.tensor(p / 10000 ** (2 * i / 16))).item()) < 1e-6
+    pe64 = sinusoidal_positional_encoding(50, 16, dtype=torch.float64)
+    assert pe.dtype == torch.get_default_dtype() and pe64.dtype == torch.float64
+    gram = pe64 @ pe64.T  # PE_p . PE_q = sum_i cos((p - q) w_i): constant along each diagonal
+    assert max((gram.diagonal(o) - gram.diagonal(o)[0]).abs().max().item() for o in range(-49, 50)) < 1e-10
 
 
 def test_rope_relative_position_property():
@@ -188,3 +192,19 @@ def test_notebook_from_scratch_attention_agrees_with_package():
             ref_out, ref_w = scaled_dot_product_attention(q, k, v, mask)
             assert (out - ref_out).abs().max().item() <= 1e-10
             assert (w - ref_w).abs().max().item() <= 1e-10
+
+
+def test_stored_cost_results_are_complete():
+    """results/attention_cost_*.json (written by benchmarks/attention_cost.py) carry what notebook 6 shows."""
+    files = sorted((ROOT / "results").glob("attention_cost_*.json"))
+    if not files:
+        pytest.skip("no attention cost results stored yet")
+    for path in files:
+        res = json.loads(path.read_text(encoding="utf-8"))
+        assert res["environment"]["profile"] == path.stem.rsplit("_", 1)[1] and res["date"]
+        ns = [r["n"] for r in res["rows"]]
+        assert ns == sorted(ns) and len(ns) >= 3
+        for r in res["rows"]:
+            assert r["ours_s"] > 0 and r["fused_s"] > 0
+            assert abs(r["ratio_ours_over_fused"] - r["ours_s"] / r["fused_s"]) < 1e-9
+            assert r["weights_bytes"] == res["shape"]["batch"] * res["shape"]["heads"] * r["n"] ** 2 * 4

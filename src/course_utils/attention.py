@@ -158,15 +158,18 @@ class MultiHeadAttention(nn.Module):
         return self
 
 
-def sinusoidal_positional_encoding(n: int, d: int, base: float = 10000.0) -> Tensor:
-    """``(n, d)`` table of Vaswani et al.: PE[p, 2i] = sin(p / base^(2i/d)), PE[p, 2i+1] = cos(same)."""
+def sinusoidal_positional_encoding(n: int, d: int, base: float = 10000.0,
+                                   dtype: torch.dtype | None = None) -> Tensor:
+    """``(n, d)`` table of Vaswani et al.: PE[p, 2i] = sin(p / base^(2i/d)), PE[p, 2i+1] = cos(same).
+
+    Computed in float64 and returned in ``dtype`` (default: torch's default dtype, usually float32)."""
     if n < 1 or d < 2 or d % 2:
         raise ValueError(f"need n >= 1 and an even d >= 2, got n={n}, d={d}")
     pos = torch.arange(n, dtype=torch.float64)[:, None]
     angle = pos / base ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
     pe = torch.empty(n, d, dtype=torch.float64)
     pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
-    return pe.to(torch.get_default_dtype())
+    return pe.to(dtype or torch.get_default_dtype())
 
 
 def apply_rope(x: Tensor, positions: Tensor | None = None, base: float = 10000.0) -> Tensor:
