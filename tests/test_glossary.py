@@ -31,9 +31,13 @@ def test_entries_links_and_anchors(tmp_path):
     assert [e.term for e in entries] == ["perplexity", "token"] and entries[0].anchor == "counting-and-smoothing"
     assert glossary.problems(entries, tmp_path) == []
     page = glossary.render(entries, tmp_path)
-    assert "| **perplexity** | 困惑度 | exp of the loss, per token |" in page
-    assert '<a href="../chapters/01_x/01_lm.html#counting-and-smoothing">Language models</a>' in page
+    assert "**perplexity** · 困惑度\n: exp of the loss, per token *Taught in* " in page
+    assert '<a href="../chapters/01_x/01_lm.html#counting-and-smoothing">Language models</a>.' in page
     assert page.index("perplexity") < page.index("**token**")
+
+
+def test_markdown_characters_are_escaped():
+    assert glossary._md("P(x_1 | [MASK]) * $5") == "P(x\\_1 \\| \\[MASK\\]) \\* \\$5"
 
 
 def test_broken_links_are_reported(tmp_path):
@@ -48,7 +52,7 @@ def test_a_term_in_two_chapters_gets_one_row_with_both_links(tmp_path):
         ch = write_chapter(tmp_path, name, rows=f"Beam search,束搜索,keeps k prefixes,chapters/{name}/01_a\n")
         notebook(ch / "01_a.ipynb", f"# Page {name}")
     page = glossary.render(glossary.read_entries(tmp_path), tmp_path)
-    assert page.count("**Beam search**") == 1 and "Page 01_x</a><br><a" in page
+    assert page.count("**Beam search**") == 1 and "Page 01_x</a>; <a" in page
 
 
 @pytest.mark.parametrize("header,rows,message", [
@@ -66,3 +70,9 @@ def test_heading_ids_follow_sphinx(tmp_path):
     md = tmp_path / "p.md"
     md.write_text("# 2.1 Why `sqrt(d_k)`?\n## The $O(n^2)$ cost\n### [Link](x) text\n", encoding="utf-8")
     assert glossary.heading_ids(md) == {"why-sqrt-d-k", "the-o-n-2-cost", "link-text"}
+
+
+def test_title_math_becomes_plain_text():
+    assert glossary.title_html("Why divide by $\\sqrt{d_k}$? `code` & <b>") == "Why divide by √d_k? code &amp; &lt;b&gt;"
+    assert glossary.tex_to_text(r"O(n^2) \times \frac{a}{b}") == "O(n²) × a/b"
+    assert "\\" not in glossary.tex_to_text(r"\mathrm{softmax}(QK^\top/\sqrt{d})")

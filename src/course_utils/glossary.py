@@ -124,8 +124,35 @@ def problems(entries: list[Entry], root: Path = REPO_ROOT) -> list[str]:
     return out
 
 
+_TEX = {r"\times": "×", r"\cdot": "·", r"\approx": "≈", r"\leq": "≤", r"\geq": "≥", r"\le": "≤",
+        r"\ge": "≥", r"\to": "→", r"\infty": "∞", r"\ell": "ℓ", r"\alpha": "α", r"\theta": "θ"}
+
+
+def tex_to_text(tex: str) -> str:
+    """Inline TeX as plain Unicode text for a link (pages without equations load no MathJax)."""
+    t = re.sub(r"\\(?:mathrm|text|mathbf|operatorname)\{([^{}]*)\}", r"\1", tex)
+    t = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", t)
+    t = re.sub(r"\\sqrt\{([^{}]*)\}", lambda m: "√" + (m[1] if len(m[1]) <= 1 or "_" in m[1] else f"({m[1]})"), t)
+    for k, v in sorted(_TEX.items(), key=lambda kv: -len(kv[0])):
+        t = t.replace(k, v)
+    t = re.sub(r"\^\{?2\}?", "²", t)
+    t = re.sub(r"\\([a-zA-Z]+)", r"\1", t)
+    return t.replace("{", "").replace("}", "").replace("\\", "")
+
+
+def title_html(title: str) -> str:
+    """A page title as HTML link text: Markdown marks dropped, `$math$` as plain Unicode text."""
+    parts = re.split(r"\$([^$]+)\$", title)
+    return "".join(html.escape(tex_to_text(p) if i % 2 else re.sub(r"[`*]", "", p)) for i, p in enumerate(parts))
+
+
+def _md(text: str) -> str:
+    """One line of plain text, with the characters Markdown/MyST would interpret escaped."""
+    return re.sub(r"([\\`*_{}\[\]<>$#|])", r"\\\1", " ".join(text.split()))
+
+
 def render(entries: list[Entry], root: Path = REPO_ROOT) -> str:
-    """The Markdown of book/glossary.md: one table row per term, sorted alphabetically."""
+    """The Markdown of book/glossary.md: a definition list, one entry per term, sorted alphabetically."""
     lines = [
         "# Glossary 术语表",
         "",
@@ -138,21 +165,19 @@ def render(entries: list[Entry], root: Path = REPO_ROOT) -> str:
     if not entries:
         lines.append("The chapters have not defined any terms yet.")
         return "\n".join(lines) + "\n"
-    lines += ["| Term | 中文 | Definition | Taught in |", "|---|---|---|---|"]
-    cell = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
     by_term: dict[str, list[Entry]] = {}
-    for e in entries:  # a term taught again in a later chapter: one row, the first definition, every link
+    for e in entries:  # a term taught again in a later chapter: one entry, the first definition, every link
         by_term.setdefault(e.term.casefold(), []).append(e)
     for key in sorted(by_term):
         first = by_term[key][0]
         links = []
         for e in by_term[key]:
             href = f"../{e.page}.html" + (f"#{e.anchor}" if e.anchor else "")
-            link = f'<a href="{href}">{html.escape(page_title(e.page, root))}</a>'
+            link = f'<a href="{href}">{title_html(page_title(e.page, root))}</a>'
             if link not in links:
                 links.append(link)
-        lines.append(f"| **{cell(first.term)}** | {cell(first.term_zh)} | {cell(first.definition)} | "
-                     f"{'<br>'.join(links)} |")
+        lines += [f"**{_md(first.term)}** · {_md(first.term_zh)}",
+                  f": {_md(first.definition)} *Taught in* {'; '.join(links)}.", ""]
     return "\n".join(lines) + "\n"
 
 
