@@ -98,10 +98,10 @@ def generate(model: CharRNN, prompt_ids: Sequence[int], length: int, temperature
 
 # Sizes of the chapter-1 character models per profile (notebook 02 and benchmarks/charlm.py).
 PROFILE_SIZES: dict[str, dict[str, float | int]] = {
-    "ci": dict(hidden=64, embed=32, layers=1, dropout=0.0, block=64, batch=16, steps=80, lr=3e-3,
+    "ci": dict(hidden=64, embed=32, layers=1, dropout=0.0, block=64, batch=16, steps=200, lr=5e-3,
                warmup=10, ngram_max_n=6),
-    "cpu": dict(hidden=256, embed=64, layers=1, dropout=0.0, block=128, batch=32, steps=3000,
-                lr=3e-3, warmup=50, ngram_max_n=8),
+    "cpu": dict(hidden=256, embed=64, layers=1, dropout=0.0, block=128, batch=32, steps=2200,
+                lr=4e-3, warmup=50, ngram_max_n=8),
     "gpu": dict(hidden=512, embed=128, layers=2, dropout=0.2, block=256, batch=64, steps=5000,
                 lr=2e-3, warmup=100, ngram_max_n=8),
 }
