@@ -132,14 +132,15 @@ def embed(texts: Sequence[str], tokenizer=None, model=None, batch_size: int = 32
         tokenizer, model = load_minilm()
     model.eval()
     device = next(model.parameters()).device
-    chunks = []
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer(list(texts[i:i + batch_size]), padding=True, truncation=True,
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths: less padding
+    out = torch.empty(len(texts), model.config.hidden_size)
+    for s in range(0, len(texts), batch_size):
+        idx = order[s:s + batch_size]
+        enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                         max_length=max_length, return_tensors="pt").to(device)
         hidden = model(**enc).last_hidden_state
-        chunks.append(torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1))
-    dim = model.config.hidden_size
-    return torch.cat(chunks).float().cpu() if chunks else torch.empty(0, dim)
+        out[idx] = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).float().cpu()
+    return out
 
 
 def search(queries: torch.Tensor, docs: torch.Tensor, k: int = 5) -> tuple[torch.Tensor, torch.Tensor]:

@@ -173,7 +173,7 @@ RECIPES: dict[str, dict] = {
     "ci": dict(d_model=64, n_heads=4, layers=1, d_ff=256, dropout=0.1, batch=32, lr=3e-3, warmup=20,
                steps=150, max_words=5, n_test=200, n_beam=30, threads=1),
     "cpu": dict(d_model=128, n_heads=4, layers=2, d_ff=512, dropout=0.1, batch=64, lr=2e-3, warmup=100,
-                steps=1500, max_words=None, n_test=1000, n_beam=300, threads=1),
+                steps=1000, max_words=None, n_test=1000, n_beam=300, threads=1),
     "gpu": dict(d_model=256, n_heads=8, layers=3, d_ff=1024, dropout=0.1, batch=128, lr=1e-3, warmup=200,
                 steps=8000, max_words=None, n_test=1000, n_beam=1000, threads=None),
 }
