@@ -9,7 +9,6 @@ export COURSE_STATIC_OUTPUT := 1
 export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
-export MPLBACKEND := Agg
 
 .PHONY: install book test test-fast clean lock normalize
 

@@ -16,7 +16,6 @@ if "COURSE_DATA_DIR" not in os.environ and _shared.is_dir():
 os.environ.setdefault("COURSE_PROFILE", "ci")
 os.environ.setdefault("COURSE_STATIC_OUTPUT", "1")
 os.environ.setdefault("COURSE_STRICT", "1")      # graded checks raise on failure (see grading)
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("PYTHONHASHSEED", "0")
