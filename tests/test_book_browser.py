@@ -129,7 +129,8 @@ def _visit(page, url: str, bertviz_timeout_ms: int = 15_000) -> None:
     if page.query_selector(".math"):
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                                timeout=20_000)
-        page.evaluate("() => MathJax.startup.promise.then(() => true)")
+        page.evaluate("""() => Promise.race([MathJax.startup.promise.then(() => true),
+                                             new Promise(done => setTimeout(() => done(false), 20000))])""")
     if page.query_selector('[id^="bertviz"]'):
         try:
             page.wait_for_function(
