@@ -91,3 +91,13 @@ def test_every_toc_entry_exists():
         if index.is_file() and "(in preparation)" in index.read_text():
             continue  # a chapter whose notebooks have not landed yet says so on its page
         assert list(ROOT.glob(g + ".ipynb")) or list(ROOT.glob(g + ".md")), f"_toc.yml glob {g} matches nothing"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=rel)
+def test_title_has_no_math(nb):
+    """A page title is repeated in the navigation of every page, most of which load no MathJax."""
+    cells = json.loads(nb.read_text())["cells"]
+    titles = [line for c in cells if c["cell_type"] == "markdown"
+              for line in "".join(c["source"]).splitlines() if line.startswith("# ")]
+    assert titles, f"{rel(nb)} has no '# ' title"
+    assert "$" not in titles[0] and "\\(" not in titles[0], f"math in the title {titles[0]!r}: write it in plain text"
