@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 book: install
 	$(PY) -m course_utils.nbtools execute-cache   # run notebooks on every core first
-	$(VENV)/bin/jupyter-book build . -W --keep-going
+	$(VENV)/bin/jupyter-book build . -W --keep-going --all  # --all: navigation fresh on every page; execution stays cached
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 
 test: install
