@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from course_utils.chardata import shakespeare_chars  # noqa: E402
 from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils.runtime import environment_record, seed_everything  # noqa: E402
+from course_utils.runtime import environment_record, get_device, get_profile, seed_everything  # noqa: E402
 from course_utils.train import (TrainConfig, autocast_context, evaluate, make_optimizer,  # noqa: E402
                                 train)
 
@@ -168,9 +168,9 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="recipe overrides, e.g. lr=2e-3 amp=bf16")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    profile = args.profile or ("gpu" if torch.cuda.is_available() else "cpu")
+    profile = args.profile or get_profile()
     os.environ["COURSE_PROFILE"] = profile
-    device = torch.device("cuda" if profile == "gpu" else "cpu")
+    device = get_device(profile)
     if device.type == "cpu":
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     overrides = {}
