@@ -13,7 +13,6 @@ import argparse
 import copy
 import datetime as dt
 import json
-import math
 import os
 import sys
 import time
@@ -36,12 +35,12 @@ PEAK_BF16 = {"H100 SXM": 989e12, "H100 PCIe": 756e12, "H100 NVL": 835e12, "H100"
              "V100": 125e12, "L40S": 362e12, "RTX 4090": 165e12}
 
 RECIPES = {  # model shape and optimisation for each profile; the cpu one was tuned on 2 cores
-    "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch=16, lr=3e-3, amp="measure",
-                warmup=100, seconds=180.0, dropout=0.0),
+    "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch=16, lr=5e-3, amp="measure",
+                warmup=100, seconds=180.0, dropout=0.0, opt="muon"),
     "gpu": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch=64, lr=1e-3, amp="bf16",
-                warmup=100, seconds=180.0, dropout=0.2),
+                warmup=100, seconds=180.0, dropout=0.2, opt="adamw"),
     "ci": dict(n_layer=2, n_head=2, n_embd=64, block_size=64, batch=8, lr=3e-3, amp="off",
-               warmup=5, seconds=5.0, dropout=0.0),
+               warmup=5, seconds=5.0, dropout=0.0, opt="adamw"),
 }
 
 
@@ -66,27 +65,38 @@ def steps_per_second(cfg: GPTConfig, batch: int, amp: str, device: torch.device,
     return n / (time.perf_counter() - t0)
 
 
-class TimeCosineAdamW(torch.optim.AdamW):
-    """AdamW whose learning rate follows warm-up (in steps) then a cosine over the *wall-clock*
-    budget, so the schedule ends exactly when time runs out even if the machine slows down.
-    (It overrides the step-based rate that course_utils.train sets before each step.)"""
+class MuonAdamW:
+    """Muon (torch.optim.Muon) for the 2-D weight matrices inside the Transformer blocks, AdamW for
+    everything else (embeddings, the tied output layer, norms), behind one optimizer interface.
 
-    def __init__(self, groups, lr: float, budget_s: float, warmup_steps: int, min_ratio: float, **kw):
-        super().__init__(groups, lr=lr, **kw)
-        self.peak, self.budget, self.warmup, self.floor = lr, budget_s, warmup_steps, lr * min_ratio
-        self.t0: float | None = None
-        self.n = 0
+    Muon replaces each update matrix by its nearest orthogonal matrix (a few Newton-Schulz
+    iterations) before applying it; ``adjust_lr_fn="match_rms_adamw"`` scales it so that the
+    learning rate and weight decay tuned for AdamW carry over (Liu et al. 2025, "Muon is Scalable
+    for LLM Training"). Used only when a recipe asks for ``opt=muon``.
+    """
 
-    def step(self, closure=None):
-        self.t0 = self.t0 or time.perf_counter()
-        frac = min(1.0, (time.perf_counter() - self.t0) / self.budget)
-        lr = self.floor + (self.peak - self.floor) * 0.5 * (1 + math.cos(math.pi * frac))
-        if self.n < self.warmup:
-            lr = min(lr, self.peak * (self.n + 1) / self.warmup)
-        for g in self.param_groups:
-            g["lr"] = lr
-        self.n += 1
-        return super().step(closure)
+    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, betas) -> None:
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        matrices = [p for n, p in named if n.startswith("blocks.") and p.dim() == 2]
+        ids = {id(p) for p in matrices}
+        rest = [p for _, p in named if id(p) not in ids]
+        self.opts = [torch.optim.Muon(matrices, lr=lr, weight_decay=weight_decay,
+                                      adjust_lr_fn="match_rms_adamw"),
+                     torch.optim.AdamW([{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
+                                        {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}],
+                                       lr=lr, betas=betas)]
+        self.param_groups = [g for o in self.opts for g in o.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.opts:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for o in self.opts:
+            o.step()
+
+    def state_dict(self) -> dict:
+        return {"muon": self.opts[0].state_dict(), "adamw": self.opts[1].state_dict()}
 
 
 def shakespeare_run(profile: str, device: torch.device, overrides: dict) -> dict:
@@ -102,24 +112,22 @@ def shakespeare_run(profile: str, device: torch.device, overrides: dict) -> dict
     r["amp"] = max(speeds, key=speeds.get)
     sps = speeds[r["amp"]]
     # max_steps only spaces the evaluations; the time budget stops training, and the learning-rate
-    # schedule follows the clock (TimeCosineAdamW)
+    # schedule follows the clock (schedule_clock="time")
     max_steps = max(50, int(sps * r["seconds"] * 1.5))
     tcfg = TrainConfig(max_steps=max_steps, lr=r["lr"], warmup_steps=r["warmup"], betas=(0.9, 0.99),
-                       weight_decay=0.1, min_lr_ratio=0.1, eval_every=max(1, int(sps * r["seconds"]) // 6),
+                       weight_decay=0.1, min_lr_ratio=0.1, schedule_clock="time",
+                       eval_every=max(1, int(sps * r["seconds"]) // 6),
                        eval_batches=8, amp=r["amp"], max_seconds=r["seconds"], progress=False)
     seed_everything(0)
     model = GPT(cfg)
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": tcfg.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    opt = TimeCosineAdamW(groups, lr=r["lr"], budget_s=r["seconds"], warmup_steps=r["warmup"],
-                          min_ratio=tcfg.min_lr_ratio, betas=tcfg.betas)
+    opt = (MuonAdamW(model, r["lr"], tcfg.weight_decay, tcfg.betas) if r.get("opt") == "muon"
+           else make_optimizer(model, tcfg))
     val_eval = data.batches("val", 64, r["block_size"], seed=1)
     hist = train(model, get, tcfg, eval_data={"val": val_eval}, device=device,
                  items_fn=lambda b: b[0].numel(), optimizer=opt)
     # the headline number: a larger, fixed validation sample (nanoGPT: 200 batches), outside the budget
     final_val = evaluate(model, data.batches("val", 64, r["block_size"], seed=2), 40, device, amp=r["amp"])
-    return {"recipe": r, "schedule": "linear warm-up (steps), then cosine over the wall-clock budget", "config": cfg.__dict__, "params": model.num_params(),
+    return {"recipe": r, "schedule": "linear warm-up (steps), then cosine over the wall-clock budget (TrainConfig.schedule_clock=\"time\")", "config": cfg.__dict__, "params": model.num_params(),
             "calibrated_steps_per_s": speeds, "max_steps": max_steps, "steps_done": hist.step[-1] + 1,
             "train_seconds": hist.seconds, "tokens_per_s": hist.items / hist.seconds,
             "stopped": hist.stopped or "max_steps", "eval_step": hist.eval_step,
@@ -176,7 +184,7 @@ def main() -> None:
     overrides = {}
     for kv in args.set:
         k, v = kv.split("=", 1)
-        overrides[k] = v if k == "amp" else (float(v) if "." in v or "e" in v else int(v))
+        overrides[k] = v if k in ("amp", "opt") else (float(v) if "." in v or "e" in v else int(v))
     if args.seconds:
         overrides["seconds"] = args.seconds
     result = {"benchmark": "gpt_shakespeare", "date": dt.datetime.now(dt.timezone.utc).isoformat(),

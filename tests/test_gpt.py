@@ -57,6 +57,31 @@ def test_kv_cache_gives_the_same_logits_as_recomputing():
     assert cache[0][0].shape == (2, 2, 12, 16)
 
 
+def test_bf16_autocast_on_cpu_runs_attention_in_fp32(monkeypatch):
+    """Under CPU bf16 autocast the linear layers run in bf16 but attention gets fp32 inputs
+    (PyTorch's CPU attention kernel is much slower in bf16), and the output stays close to fp32."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**TINY)).eval()
+    x = torch.randint(0, 37, (2, 12))
+    seen = []
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(q, k, v, **kw):
+        seen.append((q.dtype, torch.is_autocast_enabled("cpu")))
+        return real(q, k, v, **kw)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    ref = model(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x)
+        _, cache = model(x[:, :6], use_cache=True)              # the cached paths too
+        model(x[:, 6:9], past=cache, use_cache=True)
+    assert seen[0] == (torch.float32, False)
+    assert seen[TINY["n_layer"]:] == [(torch.float32, False)] * (3 * TINY["n_layer"])
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), ref, atol=0.05, rtol=0.05)
+
+
 def test_weight_tying_and_param_count():
     tied, untied = GPT(GPTConfig(**TINY)), GPT(GPTConfig(**TINY, tie_weights=False))
     assert tied.head.weight is tied.tok_emb.weight

@@ -41,6 +41,29 @@ def test_schedule_warmup_and_cosine():
     assert lr_at(35, TrainConfig(max_steps=110, lr=1e-3, schedule="constant")) == 1e-3
 
 
+def test_time_clock_schedule_follows_the_budget():
+    cfg = TrainConfig(max_steps=10_000, lr=1e-3, warmup_steps=10, min_lr_ratio=0.1,
+                      schedule_clock="time", max_seconds=60.0)
+    assert lr_at(5, cfg, seconds=0.5) == pytest.approx(6e-4)            # warmup still counts steps
+    assert lr_at(500, cfg, seconds=0.0) == pytest.approx(1e-3)
+    assert lr_at(500, cfg, seconds=30.0) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
+    assert lr_at(50, cfg, seconds=30.0) == lr_at(5000, cfg, seconds=30.0)  # the step no longer matters
+    assert lr_at(500, cfg, seconds=90.0) == pytest.approx(1e-4)          # past the budget: the floor
+    with pytest.raises(ValueError, match="max_seconds"):
+        lr_at(50, TrainConfig(max_steps=100, schedule_clock="time"), seconds=1.0)
+    with pytest.raises(ValueError, match="schedule_clock"):
+        lr_at(50, TrainConfig(max_steps=100, schedule_clock="wall"), seconds=1.0)
+
+
+def test_time_clock_training_decays_within_the_budget():
+    cfg = TrainConfig(max_steps=10**9, lr=1e-2, schedule_clock="time", max_seconds=0.5,
+                      progress=False)
+    h = train(fresh(), batch, cfg)
+    assert h.stopped == "max_seconds"
+    assert h.lr[0] == pytest.approx(1e-2)
+    assert h.lr[-1] < 0.2e-2 and h.lr == sorted(h.lr, reverse=True)
+
+
 def test_learns_and_evaluates():
     cfg = TrainConfig(max_steps=150, lr=1e-2, eval_every=50, eval_batches=2, progress=False)
     h = train(fresh(), batch, cfg, eval_data={"val": lambda i: batch(10_000 + i)})

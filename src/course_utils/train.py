@@ -35,6 +35,7 @@ class TrainConfig:
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1          # the cosine decays to lr * min_lr_ratio
     schedule: str = "cosine"           # "cosine" | "linear" | "constant" (all after warmup)
+    schedule_clock: str = "steps"      # "steps": decay over max_steps; "time": over max_seconds
     grad_clip: float | None = 1.0
     eval_every: int = 100
     eval_batches: int = 10
@@ -65,14 +66,25 @@ class History:
         return min(self.eval_loss.get(split, []), default=math.inf)
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Learning rate at a step: linear warmup, then cosine / linear decay to lr * min_lr_ratio."""
+def lr_at(step: int, cfg: TrainConfig, seconds: float = 0.0) -> float:
+    """Learning rate at a step: linear warmup, then cosine / linear decay to lr * min_lr_ratio.
+
+    With ``schedule_clock="time"`` the decay follows the training time spent (``seconds``) over
+    ``max_seconds`` instead of the step count, so it ends when the time budget does, however fast
+    or slow the machine is (warmup still counts steps).
+    """
+    if cfg.schedule_clock not in ("steps", "time"):
+        raise ValueError(f"schedule_clock must be 'steps' or 'time', not {cfg.schedule_clock!r}")
     if cfg.warmup_steps and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
         return cfg.lr
-    span = max(1, cfg.max_steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    if cfg.schedule_clock == "time":
+        if not cfg.max_seconds:
+            raise ValueError("schedule_clock='time' needs max_seconds (the budget the decay spans)")
+        progress = min(1.0, seconds / cfg.max_seconds)
+    else:
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
     floor = cfg.lr * cfg.min_lr_ratio
     if cfg.schedule == "linear":
         return floor + (cfg.lr - floor) * (1 - progress)
@@ -210,7 +222,7 @@ def train(model: nn.Module, train_data: BatchSource, cfg: TrainConfig, *,
         for step in range(start, cfg.max_steps):
             if eval_data and step % cfg.eval_every == 0 and step not in history.eval_step:
                 run_eval(step)
-            lr = lr_at(step, cfg)
+            lr = lr_at(step, cfg, history.seconds)
             for group in opt.param_groups:
                 group["lr"] = lr
             batch = _to(get(step), device)

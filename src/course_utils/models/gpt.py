@@ -67,16 +67,27 @@ class CausalSelfAttention(nn.Module):
         if self.kind == "plain":
             y = plain_causal_attention(q, k, v)
         else:
-            drop = self.dropout if self.training else 0.0
-            if past is None or t == k.size(2):
-                y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
-            elif t == 1:   # one new query may attend to every cached key: no mask needed
-                y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
-            else:          # several new queries after a cache: bottom-right aligned causal mask
-                mask = torch.ones(t, k.size(2), dtype=torch.bool, device=x.device).tril(k.size(2) - t)
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
+            y = self._sdpa(q, k, v)
         y = y.transpose(1, 2).contiguous().view(b, t, c)
         return self.resid_drop(self.proj(y)), (k, v)
+
+    def _sdpa(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        drop = self.dropout if self.training else 0.0
+        t, tk = q.size(2), k.size(2)
+        mask = None
+        if 1 < t < tk:   # several new queries after a cache: bottom-right aligned causal mask
+            mask = torch.ones(t, tk, dtype=torch.bool, device=q.device).tril(tk - t)
+        # (t == 1 after a cache: the one new query may attend to every cached key, no mask)
+        kw = dict(attn_mask=mask, dropout_p=drop, is_causal=t == tk)
+        if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # Under bf16 autocast on a CPU, PyTorch's fused attention kernel is several times
+            # slower in bf16 than in fp32 (its backward most of all; see
+            # benchmarks/gpt_vs_nanogpt.py), while the big matrix products gain from bf16.
+            # So attention alone runs in fp32 here; the linear layers stay in bf16.
+            with torch.autocast("cpu", enabled=False):
+                y = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kw)
+            return y.to(torch.get_autocast_dtype("cpu"))
+        return F.scaled_dot_product_attention(q, k, v, **kw)
 
 
 class Block(nn.Module):
