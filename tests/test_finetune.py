@@ -142,6 +142,60 @@ def test_ia3_and_bad_method():
         ft.add_peft(ft.load_classifier()[1], "adapters")
 
 
+def test_train_pooler_trains_the_whole_head_and_keeps_lora_in_the_layers():
+    torch.manual_seed(0)
+    _, model = ft.load_classifier()
+    pooler = sum(p.numel() for p in model.bert.pooler.parameters())
+    head = sum(p.numel() for p in model.classifier.parameters())
+    by_hand = ft.lora_parameter_count(model, 4, ft.ALL_LINEAR) - 4 * (384 + 384)   # minus the pooler's LoRA
+    lora = ft.add_peft(model, "lora", rank=4, train_pooler=True)
+    trainable, _ = ft.count_parameters(lora)
+    assert trainable == by_hand + pooler + head
+    names = [n for n, p in lora.named_parameters() if p.requires_grad]
+    assert not any("pooler" in n and "lora_" in n for n in names)
+    assert any("pooler" in n and "modules_to_save" in n for n in names)
+
+
+def test_dropout_setting_and_loraplus_groups(monkeypatch):
+    import course_utils.train as tr
+
+    seen = {}
+    original = tr.train
+
+    def spy(model, batches, cfg, **kw):   # train_classifier imports train when called
+        seen["dropout"] = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+        b_ids = {id(p) for n, p in model.named_parameters() if "lora_B" in n}
+        seen["groups"] = {(g["lr_scale"], all(id(p) in b_ids for p in g["params"]))
+                          for g in kw["optimizer"].param_groups}
+        seen["clock"] = cfg.schedule_clock
+        return original(model, batches, cfg, **kw)
+
+    monkeypatch.setattr(tr, "train", spy)
+    ft.train_classifier(TEXTS, LABELS, method="lora", batch_size=8, amp="off", dropout=0.0,
+                        loraplus_ratio=4.0, max_seconds=30)
+    assert seen["dropout"] == {0.0}
+    assert seen["groups"] == {(1.0, False), (4.0, True)}     # B matrices alone get 4x the rate
+    assert seen["clock"] == "time"
+    with pytest.raises(ValueError, match="loraplus_ratio"):
+        ft.train_classifier(TEXTS, LABELS, method="full", loraplus_ratio=4.0)
+    with pytest.raises(ValueError, match="dropout"):
+        ft.train_classifier(TEXTS, LABELS, dropout=1.5)
+
+
+def test_lr_scale_groups_follow_the_schedule():
+    from course_utils.train import TrainConfig, make_optimizer, train
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    cfg = TrainConfig(max_steps=3, lr=1e-2, schedule="constant", progress=False)
+    opt = make_optimizer(model, cfg, lr_scale=lambda n: 10.0 if n.startswith("1.") else 1.0)
+    assert {(g["weight_decay"] > 0, g["lr_scale"]) for g in opt.param_groups} == {
+        (True, 1.0), (False, 1.0), (True, 10.0), (False, 10.0)}
+    x = torch.randn(8, 3)
+    train(model, lambda i: (x, torch.zeros(8, dtype=torch.long)), cfg,
+          loss_fn=lambda m, b: torch.nn.functional.cross_entropy(m(b[0]), b[1]), optimizer=opt)
+    assert sorted({g["lr"] for g in opt.param_groups}) == pytest.approx([1e-2, 1e-1])
+
+
 def test_unknown_setting_is_rejected():
     with pytest.raises(TypeError, match="unknown setting"):
         ft.train_classifier(TEXTS, LABELS, learning_rate=1e-3)

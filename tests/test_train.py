@@ -45,10 +45,11 @@ def test_time_clock_schedule_follows_the_budget():
     cfg = TrainConfig(max_steps=10_000, lr=1e-3, warmup_steps=10, min_lr_ratio=0.1,
                       schedule_clock="time", max_seconds=60.0)
     assert lr_at(5, cfg, seconds=0.5) == pytest.approx(6e-4)            # warmup still counts steps
-    assert lr_at(500, cfg, seconds=0.0) == pytest.approx(1e-3)
+    assert lr_at(10, cfg, seconds=0.0) == pytest.approx(1e-3)
     assert lr_at(500, cfg, seconds=30.0) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
     assert lr_at(50, cfg, seconds=30.0) == lr_at(5000, cfg, seconds=30.0)  # the step no longer matters
     assert lr_at(500, cfg, seconds=90.0) == pytest.approx(1e-4)          # past the budget: the floor
+    assert lr_at(10_000, cfg, seconds=1.0) == pytest.approx(1e-4)        # steps ran out first
     with pytest.raises(ValueError, match="max_seconds"):
         lr_at(50, TrainConfig(max_steps=100, schedule_clock="time"), seconds=1.0)
     with pytest.raises(ValueError, match="schedule_clock"):

@@ -35,7 +35,7 @@ class TrainConfig:
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1          # the cosine decays to lr * min_lr_ratio
     schedule: str = "cosine"           # "cosine" | "linear" | "constant" (all after warmup)
-    schedule_clock: str = "steps"      # "steps": decay over max_steps; "time": over max_seconds
+    schedule_clock: str = "steps"      # "steps": decay over max_steps; "time": also over max_seconds
     grad_clip: float | None = 1.0
     eval_every: int = 100
     eval_batches: int = 10
@@ -69,9 +69,9 @@ class History:
 def lr_at(step: int, cfg: TrainConfig, seconds: float = 0.0) -> float:
     """Learning rate at a step: linear warmup, then cosine / linear decay to lr * min_lr_ratio.
 
-    With ``schedule_clock="time"`` the decay follows the training time spent (``seconds``) over
-    ``max_seconds`` instead of the step count, so it ends when the time budget does, however fast
-    or slow the machine is (warmup still counts steps).
+    With ``schedule_clock="time"`` the decay also follows the training time spent (``seconds``)
+    over ``max_seconds`` and ends with whichever budget runs out first, so it has finished when
+    the time is up however fast or slow the machine is (warmup still counts steps).
     """
     if cfg.schedule_clock not in ("steps", "time"):
         raise ValueError(f"schedule_clock must be 'steps' or 'time', not {cfg.schedule_clock!r}")
@@ -79,12 +79,11 @@ def lr_at(step: int, cfg: TrainConfig, seconds: float = 0.0) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
         return cfg.lr
-    if cfg.schedule_clock == "time":
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    if cfg.schedule_clock == "time":   # whichever budget runs out first ends the decay
         if not cfg.max_seconds:
             raise ValueError("schedule_clock='time' needs max_seconds (the budget the decay spans)")
-        progress = min(1.0, seconds / cfg.max_seconds)
-    else:
-        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+        progress = max(progress, min(1.0, seconds / cfg.max_seconds))
     floor = cfg.lr * cfg.min_lr_ratio
     if cfg.schedule == "linear":
         return floor + (cfg.lr - floor) * (1 - progress)
@@ -181,14 +180,26 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module,
     return int(state["step"]), History(**state["history"])
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only (not on biases, norms or 1-d parameters)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+def make_optimizer(model: nn.Module, cfg: TrainConfig,
+                   lr_scale: Callable[[str], float] | None = None) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, norms or 1-d parameters).
+
+    ``lr_scale(name)`` optionally gives a parameter a learning-rate multiplier that the schedule
+    keeps (stored as the group's ``lr_scale``), e.g. LoRA+'s larger rate for the B matrices.
+    """
+    groups: dict[tuple[bool, float], dict] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        decay, scale = p.dim() >= 2, float(lr_scale(name)) if lr_scale else 1.0
+        group = groups.setdefault((decay, scale), {"params": [], "lr_scale": scale,
+                                                   "weight_decay": cfg.weight_decay if decay else 0.0})
+        group["params"].append(p)
+    params = [p for g in groups.values() for p in g["params"]]
+    # the fused kernel updates each tensor in one multi-threaded pass instead of a dozen separate
+    # operations: on a 2-core CPU it cut MiniLM's optimizer step from 74 ms to 8 ms (chapter 4)
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(list(groups.values()), lr=cfg.lr, betas=cfg.betas, fused=fused or None)
 
 
 def train(model: nn.Module, train_data: BatchSource, cfg: TrainConfig, *,
@@ -224,7 +235,7 @@ def train(model: nn.Module, train_data: BatchSource, cfg: TrainConfig, *,
                 run_eval(step)
             lr = lr_at(step, cfg, history.seconds)
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             batch = _to(get(step), device)
             with autocast_context(device, cfg.amp):
                 loss = loss_fn(model, batch)
