@@ -133,7 +133,7 @@ def parse_overrides(pairs: list[str]) -> dict:
         if not sep or key not in known:
             raise SystemExit(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(known)}")
         out[key] = (tuple(value.split(",")) if key == "target_modules" else
-                    value if key in ("method", "schedule", "amp") else
+                    value if key in ("method", "schedule", "amp", "lora_init") else
                     value.lower() in ("1", "true", "yes") if key == "train_pooler" else
                     float(value) if any(c in value for c in ".e") or key == "dropout" else int(value))
     return out

@@ -156,6 +156,17 @@ def test_train_pooler_trains_the_whole_head_and_keeps_lora_in_the_layers():
     assert any("pooler" in n and "modules_to_save" in n for n in names)
 
 
+def test_pissa_init_starts_from_the_same_function_with_nonzero_b():
+    torch.manual_seed(0)
+    tok, base = ft.load_classifier()
+    before = ft.predict_proba(base, tok, TEXTS)
+    pissa = ft.add_peft(base, "lora", rank=4, init="pissa", dropout=0.0)
+    assert any(bool(p.abs().sum() > 0) for n, p in pissa.named_parameters() if "lora_B" in n)
+    assert np.abs(ft.predict_proba(pissa, tok, TEXTS) - before).max() < 1e-3   # W_res + BA = W
+    with pytest.raises(ValueError, match="init"):
+        ft.add_peft(ft.load_classifier()[1], "lora", init="gaussian")
+
+
 def test_dropout_setting_and_loraplus_groups(monkeypatch):
     import course_utils.train as tr
 

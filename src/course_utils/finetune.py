@@ -247,13 +247,14 @@ ALL_LINEAR = ("query", "key", "value", "dense")   # "dense": attention output, F
 
 def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
              target_modules: Sequence[str] = ALL_LINEAR, alpha: int | None = None,
-             dropout: float = 0.1, train_pooler: bool = False):
+             dropout: float = 0.1, train_pooler: bool = False, init: str = "default"):
     """Wrap a classifier with a peft adapter ("lora" or "ia3"); the head stays trainable.
 
     LoRA adapts ``target_modules`` (default: every linear layer); IA3 uses peft's BERT default.
     ``train_pooler=True`` trains the pooler (the dense + tanh layer between [CLS] and the
     classifier, part of the classification head) in full like the classifier, and keeps LoRA to
-    the Transformer layers.
+    the Transformer layers. ``init="pissa"`` starts LoRA from the principal singular directions
+    of each weight (PiSSA) instead of B = 0.
     """
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
@@ -262,8 +263,11 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
         targets: Sequence[str] | str = list(target_modules)
         if train_pooler:   # a regex (peft matches it against full module names): layers only
             targets = r".*encoder\.layer\.\d+\..*\.(" + "|".join(target_modules) + ")$"
+        if init not in ("default", "pissa"):
+            raise ValueError(f"init must be 'default' or 'pissa', not {init!r}")
         cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha or 2 * rank,
-                         lora_dropout=dropout, target_modules=targets, **extra)
+                         lora_dropout=dropout, target_modules=targets,
+                         init_lora_weights=True if init == "default" else init, **extra)
     elif method == "ia3":
         cfg = IA3Config(task_type=TaskType.SEQ_CLS, **extra)  # peft's BERT default: key, value, FFN output
     else:
@@ -291,6 +295,7 @@ class ClassifierConfig:
     dropout: float | None = None       # None keeps MiniLM's and peft's 0.1; 0 switches all dropout off
     loraplus_ratio: float | None = None  # LoRA+: the B matrices learn this many times faster than A
     train_pooler: bool = False         # LoRA/IA3: train the pooler in full with the classifier
+    lora_init: str = "default"         # "default" (B = 0) or "pissa" (principal singular vectors)
     rank: int = 8
     target_modules: tuple[str, ...] = ALL_LINEAR
     seed: int = 0
@@ -327,7 +332,8 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
                 m.p = cfg.dropout
     if cfg.method != "full":
         model = add_peft(model, cfg.method, rank=cfg.rank, target_modules=cfg.target_modules,
-                         dropout=0.1 if cfg.dropout is None else cfg.dropout, train_pooler=cfg.train_pooler)
+                         dropout=0.1 if cfg.dropout is None else cfg.dropout, train_pooler=cfg.train_pooler,
+                         init=cfg.lora_init)
     model.to(device)
     epochs = max(1, math.ceil(cfg.epochs))
     batches = [b for e in range(epochs) for b in
