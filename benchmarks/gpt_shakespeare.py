@@ -176,12 +176,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--set", nargs="*", default=[], help="recipe overrides, e.g. lr=2e-3 amp=bf16")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (the cpu recipe is timed with 2)")
     args = ap.parse_args()
     profile = args.profile or get_profile()
     os.environ["COURSE_PROFILE"] = profile
     device = get_device(profile)
     if device.type == "cpu":
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        torch.set_num_threads(min(args.threads, os.cpu_count() or 1))
     overrides = {}
     for kv in args.set:
         k, v = kv.split("=", 1)
