@@ -112,7 +112,8 @@ def run_one(method: str, lr: float | None, overrides: dict | None = None) -> dic
                              "pooler_trained_in_full": cfg.train_pooler if method != "full" else True,
                              "loraplus_ratio": cfg.loraplus_ratio,
                              "dropout": cfg.dropout if cfg.dropout is not None else "MiniLM/peft default (0.1)",
-                             "optimizer": "AdamW (fused kernel)", "lr_decay_over": "the time budget",
+                             "optimizer": "AdamW (fused kernel)",
+                             "lr_decay_over": "the time budget" if cfg.max_seconds else "the steps",
                              "length_bucketing": True})
     row.update(trainable_params=int(trainable), trainable_share=trainable / row["total_params"],
                dev_accuracy=round(dev_acc, 4), test_accuracy=round(test_acc, 4),

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from course_utils.chardata import shakespeare_chars  # noqa: E402
 from course_utils.models import GPT, GPTConfig  # noqa: E402
 from course_utils.runtime import environment_record, get_device, get_profile, seed_everything  # noqa: E402
-from course_utils.train import (TrainConfig, autocast_context, evaluate, make_optimizer,  # noqa: E402
-                                train)
+from course_utils.train import (TrainConfig, autocast_context, decay_groups, evaluate,  # noqa: E402
+                                make_optimizer, train)
 
 # Dense bf16 peak FLOP/s (no sparsity) from the vendors' data sheets, matched by device name.
 PEAK_BF16 = {"H100 SXM": 989e12, "H100 PCIe": 756e12, "H100 NVL": 835e12, "H100": 756e12,
@@ -77,14 +77,11 @@ class MuonAdamW:
 
     def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, betas) -> None:
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        matrices = [p for n, p in named if n.startswith("blocks.") and p.dim() == 2]
-        ids = {id(p) for p in matrices}
-        rest = [p for _, p in named if id(p) not in ids]
-        self.opts = [torch.optim.Muon(matrices, lr=lr, weight_decay=weight_decay,
-                                      adjust_lr_fn="match_rms_adamw"),
-                     torch.optim.AdamW([{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
-                                        {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}],
-                                       lr=lr, betas=betas)]
+        is_matrix = {n: n.startswith("blocks.") and p.dim() == 2 for n, p in named}
+        self.opts = [torch.optim.Muon([p for n, p in named if is_matrix[n]], lr=lr,
+                                      weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw"),
+                     torch.optim.AdamW(decay_groups([(n, p) for n, p in named if not is_matrix[n]],
+                                                    weight_decay), lr=lr, betas=betas)]
         self.param_groups = [g for o in self.opts for g in o.param_groups]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
