@@ -54,3 +54,53 @@ def test_muon_adamw_splits_parameters():
     assert all(not torch.equal(before[n], p) for n, p in model.named_parameters() if "weight" in n)
     with pytest.raises(Exception):
         torch.optim.Muon([torch.nn.Parameter(torch.zeros(3))])   # Muon takes matrices only
+
+
+def _finetune_benchmark():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import finetune_sst2
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return finetune_sst2
+
+
+def test_combine_seeds_reports_mean_spread_and_per_seed_values():
+    bench = _finetune_benchmark()
+    runs = [{"method": "lora", "seed": s, "dev_accuracy": d, "test_accuracy": t, "samples_per_second": v,
+             "train_seconds": 240.0, "examples_seen": n, "peak_memory_mb": m, "settings": {"rank": 7},
+             "_predictions": {"dev_p_positive": [s]}}
+            for s, d, t, v, n, m in [(0, 0.88, 0.89, 240.0, 100, 900.0), (1, 0.89, 0.90, 230.0, 90, 950.0),
+                                     (2, 0.87, 0.88, 250.0, 110, 920.0)]]
+    row = bench.combine_seeds(runs)
+    assert row["dev_accuracy"] == pytest.approx(0.88) and row["test_accuracy"] == pytest.approx(0.89)
+    assert row["dev_accuracy_per_seed"] == [0.88, 0.89, 0.87] and row["seeds"] == [0, 1, 2]
+    assert row["dev_accuracy_sd"] == pytest.approx(0.01) and row["test_accuracy_sd"] == pytest.approx(0.01)
+    assert row["samples_per_second"] == pytest.approx(240.0) and row["examples_seen"] == pytest.approx(100.0)
+    assert row["peak_memory_mb"] == 950.0
+    assert row["_predictions"] == {"dev_p_positive": [0]}        # the first seed's model
+    assert bench.combine_seeds(runs[:1]) == runs[0]                 # one seed: the run itself
+    with pytest.raises(ValueError):
+        bench.combine_seeds([runs[0], {**runs[1], "method": "full"}])
+
+
+def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
+    import os
+
+    out = tmp_path / "ft.json"
+    env = {**os.environ, "COURSE_PROFILE": "ci", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finetune_sst2.py"), "--methods", "lora",
+                           "--seeds", "2", "--set", "max_seconds=4", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    res = json.loads(out.read_text())
+    (row,) = res["rows"]
+    assert row["method"] == "lora" and row["profile"] == "ci" and row["seeds"] == [0, 1]
+    assert len(row["dev_accuracy_per_seed"]) == 2 and 0.0 <= row["dev_accuracy"] <= 1.0
+    assert row["dev_accuracy"] == pytest.approx(sum(row["dev_accuracy_per_seed"]) / 2, abs=1e-4)
+    assert "environment" in res and res["date"]
+    preds = json.loads((tmp_path / "ft_predictions.json").read_text())
+    assert len(preds["lora"]["dev_p_positive"]) == 872
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finetune_sst2.py"), "--seeds", "2",
+                          "--set", "seed=3", "--out", str(out)], capture_output=True, text=True, env=env)
+    assert bad.returncode != 0 and "--seeds" in bad.stderr
