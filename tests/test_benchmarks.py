@@ -98,7 +98,10 @@ def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     assert row["method"] == "lora" and row["profile"] == "ci" and row["seeds"] == [0, 1]
     assert len(row["dev_accuracy_per_seed"]) == 2 and 0.0 <= row["dev_accuracy"] <= 1.0
     assert row["dev_accuracy"] == pytest.approx(sum(row["dev_accuracy_per_seed"]) / 2, abs=1e-4)
-    assert "environment" in res and res["date"]
+    assert "environment" in res and res["date"] and row["date"]
+    defaults = _finetune_benchmark().METHOD_SETTINGS["lora"]     # the method's settings reach its config
+    assert row["settings"]["batch_size"] == defaults["batch_size"] and row["settings"]["lr"] == defaults["lr"]
+    assert row["settings"]["seed"] == 0                             # the first seed's settings
     preds = json.loads((tmp_path / "ft_predictions.json").read_text())
     assert len(preds["lora"]["dev_p_positive"]) == 872
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finetune_sst2.py"), "--seeds", "2",
