@@ -194,11 +194,11 @@ def main() -> None:
     overrides = parse_overrides(args.set)
     if args.seeds < 1 or (args.seeds > 1 and "seed" in overrides):
         raise SystemExit("--seeds N needs N >= 1 and no seed=... in --set (it sets the seeds itself)")
+    seeds = [overrides["seed"]] if "seed" in overrides else list(range(args.seeds))
     rows, predictions = [], {}
     for method in args.methods:
         runs = []
-        for seed in ([overrides.get("seed", 0)] if method == "probe" else
-                     [overrides["seed"]] if "seed" in overrides else range(args.seeds)):
+        for seed in seeds[:1] if method == "probe" else seeds:   # the probe is deterministic
             cmd = ([sys.executable, __file__, "--one", "--methods", method]
                    + (["--lr", str(args.lr)] if args.lr else [])
                    + ["--set", *[a for a in args.set if not a.startswith("seed=")], f"seed={seed}"])

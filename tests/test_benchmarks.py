@@ -28,12 +28,19 @@ def test_gpt_shakespeare_muon_recipe_runs_and_learns(tmp_path):
     assert "environment_record" in json.loads(out.read_text())
 
 
-def test_muon_adamw_splits_parameters():
+def _benchmark(name: str):
+    """A script of benchmarks/ imported as a module (its functions, not its main)."""
+    import importlib
+
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        from gpt_shakespeare import MuonAdamW
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_muon_adamw_splits_parameters():
+    MuonAdamW = _benchmark("gpt_shakespeare").MuonAdamW
     import torch
 
     from course_utils.models import GPT, GPTConfig
@@ -56,17 +63,8 @@ def test_muon_adamw_splits_parameters():
         torch.optim.Muon([torch.nn.Parameter(torch.zeros(3))])   # Muon takes matrices only
 
 
-def _finetune_benchmark():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import finetune_sst2
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return finetune_sst2
-
-
 def test_combine_seeds_reports_mean_spread_and_per_seed_values():
-    bench = _finetune_benchmark()
+    bench = _benchmark("finetune_sst2")
     runs = [{"method": "lora", "seed": s, "dev_accuracy": d, "test_accuracy": t, "samples_per_second": v,
              "train_seconds": 240.0, "examples_seen": n, "peak_memory_mb": m, "settings": {"rank": 7},
              "_predictions": {"dev_p_positive": [s]}}
@@ -99,7 +97,7 @@ def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     assert len(row["dev_accuracy_per_seed"]) == 2 and 0.0 <= row["dev_accuracy"] <= 1.0
     assert row["dev_accuracy"] == pytest.approx(sum(row["dev_accuracy_per_seed"]) / 2, abs=1e-4)
     assert "environment" in res and res["date"] and row["date"]
-    defaults = _finetune_benchmark().METHOD_SETTINGS["lora"]     # the method's settings reach its config
+    defaults = _benchmark("finetune_sst2").METHOD_SETTINGS["lora"]     # the method's settings reach its config
     assert row["settings"]["batch_size"] == defaults["batch_size"] and row["settings"]["lr"] == defaults["lr"]
     assert row["settings"]["seed"] == 0                             # the first seed's settings
     preds = json.loads((tmp_path / "ft_predictions.json").read_text())
