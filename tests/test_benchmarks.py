@@ -82,6 +82,15 @@ def test_combine_seeds_reports_mean_spread_and_per_seed_values():
         bench.combine_seeds([runs[0], {**runs[1], "method": "full"}])
 
 
+def test_benchmark_overrides_parse_to_config_values():
+    parse = _benchmark("finetune_sst2").parse_overrides
+    assert parse(["lora_layers=2,3,4,5", "rank=10", "lr=3e-3", "train_pooler=yes", "dropout=0"]) == {
+        "lora_layers": (2, 3, 4, 5), "rank": 10, "lr": 3e-3, "train_pooler": True, "dropout": 0.0}
+    assert parse(["lora_layers=all"]) == {"lora_layers": None}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        parse(["layers=2"])
+
+
 def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     import os
 
@@ -99,6 +108,8 @@ def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     assert "environment" in res and res["date"] and row["date"]
     defaults = _benchmark("finetune_sst2").METHOD_SETTINGS["lora"]     # the method's settings reach its config
     assert row["settings"]["batch_size"] == defaults["batch_size"] and row["settings"]["lr"] == defaults["lr"]
+    assert row["settings"]["lora_layers"] == list(defaults["lora_layers"])
+    assert row["trainable_share"] <= 0.02                          # the chapter's budget for LoRA
     assert row["settings"]["seed"] == 0                             # the first seed's settings
     preds = json.loads((tmp_path / "ft_predictions.json").read_text())
     assert len(preds["lora"]["dev_p_positive"]) == 872

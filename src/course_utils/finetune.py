@@ -247,22 +247,29 @@ ALL_LINEAR = ("query", "key", "value", "dense")   # "dense": attention output, F
 
 def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
              target_modules: Sequence[str] = ALL_LINEAR, alpha: int | None = None,
-             dropout: float = 0.1, train_pooler: bool = False, init: str = "default"):
+             dropout: float = 0.1, train_pooler: bool = False, init: str = "default",
+             layers: Sequence[int] | None = None):
     """Wrap a classifier with a peft adapter ("lora" or "ia3"); the head stays trainable.
 
     LoRA adapts ``target_modules`` (default: every linear layer); IA3 uses peft's BERT default.
     ``train_pooler=True`` trains the pooler (the dense + tanh layer between [CLS] and the
     classifier, part of the classification head) in full like the classifier, and keeps LoRA to
     the Transformer layers. ``init="pissa"`` starts LoRA from the principal singular directions
-    of each weight (PiSSA) instead of B = 0.
+    of each weight (PiSSA) instead of B = 0. ``layers`` (e.g. ``(2, 3, 4, 5)``) puts LoRA in those
+    Transformer layers only: the layers below them stay frozen, so backpropagation stops above them.
     """
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
     extra = {"modules_to_save": ["pooler"]} if train_pooler else {}
     if method == "lora":
         targets: Sequence[str] | str = list(target_modules)
-        if train_pooler:   # a regex (peft matches it against full module names): layers only
-            targets = r".*encoder\.layer\.\d+\..*\.(" + "|".join(target_modules) + ")$"
+        n_layers = model.config.num_hidden_layers
+        if layers is not None and (not layers or any(not 0 <= int(i) < n_layers for i in layers)):
+            raise ValueError(f"layers must list Transformer layers in 0..{n_layers - 1} (or be None for "
+                             f"all of them), not {tuple(layers)}")
+        if train_pooler or layers is not None:   # a regex (peft matches it against full module names)
+            which = r"\d+" if layers is None else "(" + "|".join(str(int(i)) for i in layers) + ")"
+            targets = r".*encoder\.layer\." + which + r"\..*\.(" + "|".join(target_modules) + ")$"
         if init not in ("default", "pissa"):
             raise ValueError(f"init must be 'default' or 'pissa', not {init!r}")
         cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha or 2 * rank,
@@ -298,6 +305,7 @@ class ClassifierConfig:
     lora_init: str = "default"         # "default" (B = 0) or "pissa" (principal singular vectors)
     rank: int = 8
     target_modules: tuple[str, ...] = ALL_LINEAR
+    lora_layers: tuple[int, ...] | None = None   # LoRA in these Transformer layers only (None: all)
     seed: int = 0
 
 
@@ -333,7 +341,7 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
     if cfg.method != "full":
         model = add_peft(model, cfg.method, rank=cfg.rank, target_modules=cfg.target_modules,
                          dropout=0.1 if cfg.dropout is None else cfg.dropout, train_pooler=cfg.train_pooler,
-                         init=cfg.lora_init)
+                         init=cfg.lora_init, layers=cfg.lora_layers)
     model.to(device)
     epochs = max(1, math.ceil(cfg.epochs))
     batches = [b for e in range(epochs) for b in
