@@ -176,6 +176,8 @@ def test_lora_in_the_top_layers_only_leaves_the_lower_layers_out_of_the_backward
     for bad in ((), (6,), (-1, 2)):
         with pytest.raises(ValueError, match="0..5"):
             ft.add_peft(ft.load_classifier()[1], "lora", layers=bad)
+    with pytest.raises(ValueError, match="method='lora'"):
+        ft.add_peft(ft.load_classifier()[1], "ia3", layers=(4, 5))
 
 
 def test_pissa_init_starts_from_the_same_function_with_nonzero_b():

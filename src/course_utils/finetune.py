@@ -256,10 +256,13 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
     classifier, part of the classification head) in full like the classifier, and keeps LoRA to
     the Transformer layers. ``init="pissa"`` starts LoRA from the principal singular directions
     of each weight (PiSSA) instead of B = 0. ``layers`` (e.g. ``(2, 3, 4, 5)``) puts LoRA in those
-    Transformer layers only: the layers below them stay frozen, so backpropagation stops above them.
+    Transformer layers only: the layers below the lowest of them hold nothing to train, so the
+    backward pass never enters them.
     """
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
+    if layers is not None and method != "lora":
+        raise ValueError(f"layers applies to method='lora', not {method!r}")
     extra = {"modules_to_save": ["pooler"]} if train_pooler else {}
     if method == "lora":
         targets: Sequence[str] | str = list(target_modules)
