@@ -159,13 +159,15 @@ def test_train_pooler_trains_the_whole_head_and_keeps_lora_in_the_layers():
 def test_lora_in_the_top_layers_only_leaves_the_lower_layers_out_of_the_backward_pass():
     torch.manual_seed(0)
     tok, model = ft.load_classifier()
-    layer = model.bert.encoder.layer[0]
-    per_layer = sum(4 * (m.in_features + m.out_features) for m in layer.modules() if isinstance(m, torch.nn.Linear))
+    by_hand = ft.lora_parameter_count(model, 4, ft.ALL_LINEAR, layers=(4, 5))
+    per_layer = sum(4 * (m.in_features + m.out_features) for m in model.bert.encoder.layer[0].modules()
+                    if isinstance(m, torch.nn.Linear))
+    assert by_hand == 2 * per_layer                                  # two of six identical layers
     head = sum(p.numel() for p in model.bert.pooler.parameters()) + sum(p.numel() for p in model.classifier.parameters())
     lora = ft.add_peft(model, "lora", rank=4, train_pooler=True, layers=(4, 5), dropout=0.0)
     names = [n for n, p in lora.named_parameters() if p.requires_grad and "lora_" in n]
     assert {int(n.split("encoder.layer.")[1].split(".")[0]) for n in names} == {4, 5}
-    assert ft.count_parameters(lora)[0] == 2 * per_layer + head
+    assert ft.count_parameters(lora)[0] == by_hand + head
     seen = []   # the output of layer 3 needs no gradient: backpropagation stops at layer 4
     hook = lora.base_model.model.bert.encoder.layer[3].register_forward_hook(lambda m, i, o: seen.append(o))
     batch = ft.encode(tok, TEXTS, LABELS)

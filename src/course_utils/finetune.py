@@ -230,15 +230,25 @@ def most_confidently_wrong(texts: Sequence[str], labels: Sequence[int], probs: n
 
 # ---------------------------------------------------------------- PEFT
 
-def lora_parameter_count(model: nn.Module, rank: int, target_modules: Sequence[str]) -> int:
-    """LoRA's added parameters by hand: r * (d_in + d_out) per adapted nn.Linear (A: r x d_in, B: d_out x r)."""
+def lora_parameter_count(model: nn.Module, rank: int, target_modules: Sequence[str],
+                         layers: Sequence[int] | None = None) -> int:
+    """LoRA's added parameters by hand: r * (d_in + d_out) per adapted nn.Linear (A: r x d_in, B: d_out x r).
+
+    With ``layers`` only the linears inside those Transformer layers count (as ``add_peft(layers=...)``).
+    """
+    import re
+
     total = 0
     for name, module in model.named_modules():
         module = getattr(module, "base_layer", module)   # already wrapped by peft: count the original
-        if isinstance(module, nn.Linear) and name.split(".")[-1] in target_modules:
+        if not (isinstance(module, nn.Linear) and name.split(".")[-1] in target_modules):
+            continue
+        in_layer = re.search(r"encoder\.layer\.(\d+)\.", name)
+        if layers is None or (in_layer and int(in_layer.group(1)) in layers):
             total += rank * (module.in_features + module.out_features)
     if total == 0:
-        raise ValueError(f"no nn.Linear named {list(target_modules)} in the model: check target_modules")
+        raise ValueError(f"no nn.Linear named {list(target_modules)} in the model"
+                         + (f" inside layers {tuple(layers)}" if layers is not None else "") + ": check target_modules")
     return total
 
 
