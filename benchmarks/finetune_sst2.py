@@ -14,6 +14,9 @@ rate decaying over the 4 minutes); gpu = the full training set for 3 epochs.
     python benchmarks/finetune_sst2.py --methods lora --lr 3e-3 --set rank=8 warmup_share=0.1
     python benchmarks/finetune_sst2.py --methods lora --set rank=7 lora_layers=all   # LoRA in every layer
     python benchmarks/finetune_sst2.py --methods full lora --seeds 3    # mean and spread over seeds
+    # over the 2 % cap on purpose: does LoRA lack capacity? (notebook 4.5 reads this file)
+    python benchmarks/finetune_sst2.py --methods lora --seeds 3 --lr 1e-3 --set rank=32 lora_layers=all \
+        --out results/finetune_sst2_lora_capacity_cpu.json
 
 One run's dev accuracy is noisy: SST-2's dev set has 872 sentences, so one sentence is 0.11
 points and the binomial standard error near 0.89 is about 1 point; the seed (data order, head and

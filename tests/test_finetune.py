@@ -255,3 +255,33 @@ def test_results_lookup_says_not_measured_until_a_file_exists(tmp_path, monkeypa
     assert ft.measured_row("gpu", "lora")["dev_accuracy"] == 0.89
     assert ft.measured_row("gpu", "ia3") is None
     assert ft.load_predictions("gpu", "full")["dev_p_positive"] == [0.2, 0.9]
+
+
+def test_stored_lora_results_match_their_settings():
+    """The committed cpu results (the table and the over-the-cap check in notebook 4.5): each
+    trainable count is what its recorded LoRA settings give, and each mean is its runs' mean."""
+    torch.manual_seed(0)
+    _, model = ft.load_classifier()
+    pooler = sum(p.numel() for p in model.bert.pooler.parameters())
+    head = sum(p.numel() for p in model.classifier.parameters())
+    checked = 0
+    for name in ("finetune_sst2", "finetune_sst2_lora_capacity"):
+        res = ft.load_results("cpu", name)
+        if res is None:
+            continue
+        for row in res["rows"]:
+            if "dev_accuracy_per_seed" in row:
+                runs = row["dev_accuracy_per_seed"]
+                assert row["dev_accuracy"] == pytest.approx(sum(runs) / len(runs), abs=1e-4)
+            st = row.get("settings", {})
+            if row["method"] != "lora" or not st.get("pooler_trained_in_full"):
+                continue
+            layers = None if st["lora_layers"] == "all" else tuple(st["lora_layers"])
+            by_hand = ft.lora_parameter_count(model, st["rank"], st["lora_targets"], layers=layers)
+            if layers is None:   # every linear named "dense" includes the pooler's: trained in full instead
+                by_hand -= st["rank"] * 2 * model.config.hidden_size
+            assert row["trainable_params"] == by_hand + pooler + head
+            assert row["trainable_share"] == pytest.approx(row["trainable_params"] / row["total_params"])
+            assert (row["trainable_share"] <= 0.02) == (name == "finetune_sst2")   # the check is over the cap
+            checked += 1
+    assert checked == 2
