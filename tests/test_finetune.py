@@ -182,6 +182,27 @@ def test_lora_in_the_top_layers_only_leaves_the_lower_layers_out_of_the_backward
         ft.add_peft(ft.load_classifier()[1], "ia3", layers=(4, 5))
 
 
+def test_attention_only_targets_leave_the_feed_forward_block_alone():
+    torch.manual_seed(0)
+    _, model = ft.load_classifier()
+    head = sum(p.numel() for p in model.bert.pooler.parameters()) + sum(p.numel() for p in model.classifier.parameters())
+    per_layer = sum(4 * (m.in_features + m.out_features) for m in model.bert.encoder.layer[0].attention.modules()
+                    if isinstance(m, torch.nn.Linear))
+    for layers, n_layers in ((None, 6), ((4, 5), 2)):
+        by_hand = ft.lora_parameter_count(model, 4, ft.ATTENTION, layers=layers)
+        assert by_hand == n_layers * per_layer                          # 4 of each layer's 6 linears
+        lora = ft.add_peft(ft.load_classifier()[1], "lora", rank=4, target_modules=ft.ATTENTION,
+                           train_pooler=True, layers=layers)
+        adapted = {n.split(".lora_A")[0].split("encoder.layer.")[1][2:] for n, _ in lora.named_parameters()
+                   if "lora_A" in n}
+        assert adapted == {"attention.self.query", "attention.self.key", "attention.self.value",
+                           "attention.output.dense"}
+        assert ft.count_parameters(lora)[0] == by_hand + head
+    plain = ft.add_peft(ft.load_classifier()[1], "lora", rank=4, target_modules=ft.ATTENTION)   # peft's list form
+    adapted = {n.split(".lora_A")[0] for n, _ in plain.named_parameters() if "lora_A" in n}
+    assert len(adapted) == 4 * 6 and all(n.endswith(ft.ATTENTION) for n in adapted)   # no FFN, no pooler
+
+
 def test_pissa_init_starts_from_the_same_function_with_nonzero_b():
     torch.manual_seed(0)
     tok, base = ft.load_classifier()
@@ -278,7 +299,7 @@ def test_stored_lora_results_match_their_settings():
                 continue
             layers = None if st["lora_layers"] == "all" else tuple(st["lora_layers"])
             by_hand = ft.lora_parameter_count(model, st["rank"], st["lora_targets"], layers=layers)
-            if layers is None:   # every linear named "dense" includes the pooler's: trained in full instead
+            if layers is None and "dense" in st["lora_targets"]:   # that includes the pooler: trained in full
                 by_hand -= st["rank"] * 2 * model.config.hidden_size
             assert row["trainable_params"] == by_hand + pooler + head
             assert row["trainable_share"] == pytest.approx(row["trainable_params"] / row["total_params"])

@@ -235,13 +235,15 @@ def lora_parameter_count(model: nn.Module, rank: int, target_modules: Sequence[s
     """LoRA's added parameters by hand: r * (d_in + d_out) per adapted nn.Linear (A: r x d_in, B: d_out x r).
 
     With ``layers`` only the linears inside those Transformer layers count (as ``add_peft(layers=...)``).
+    A target names a module by its last part (``"dense"``: every dense layer) or by a dotted ending
+    (``"attention.output.dense"``: only the attention's output projection), as peft matches them.
     """
     import re
 
     total = 0
     for name, module in model.named_modules():
         module = getattr(module, "base_layer", module)   # already wrapped by peft: count the original
-        if not (isinstance(module, nn.Linear) and name.split(".")[-1] in target_modules):
+        if not (isinstance(module, nn.Linear) and _targeted(name, target_modules)):
             continue
         in_layer = re.search(r"encoder\.layer\.(\d+)\.", name)
         if layers is None or (in_layer and int(in_layer.group(1)) in layers):
@@ -252,7 +254,12 @@ def lora_parameter_count(model: nn.Module, rank: int, target_modules: Sequence[s
     return total
 
 
+def _targeted(name: str, target_modules: Sequence[str]) -> bool:
+    return any(name == t or name.endswith("." + t) for t in target_modules)
+
+
 ALL_LINEAR = ("query", "key", "value", "dense")   # "dense": attention output, FFN in/out, pooler
+ATTENTION = ("query", "key", "value", "attention.output.dense")   # self-attention only, no FFN
 
 
 def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
@@ -261,7 +268,8 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
              layers: Sequence[int] | None = None):
     """Wrap a classifier with a peft adapter ("lora" or "ia3"); the head stays trainable.
 
-    LoRA adapts ``target_modules`` (default: every linear layer); IA3 uses peft's BERT default.
+    LoRA adapts ``target_modules`` (default: every linear layer; a name may be a dotted ending, as
+    in ``ATTENTION``, which leaves the feed-forward blocks out); IA3 uses peft's BERT default.
     ``train_pooler=True`` trains the pooler (the dense + tanh layer between [CLS] and the
     classifier, part of the classification head) in full like the classifier, and keeps LoRA to
     the Transformer layers. ``init="pissa"`` starts LoRA from the principal singular directions
@@ -269,6 +277,8 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
     Transformer layers only: the layers below the lowest of them hold nothing to train, so the
     backward pass never enters them.
     """
+    import re
+
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
     if layers is not None and method != "lora":
@@ -282,7 +292,8 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
                              f"all of them), not {tuple(layers)}")
         if train_pooler or layers is not None:   # a regex (peft matches it against full module names)
             which = r"\d+" if layers is None else "(" + "|".join(str(int(i)) for i in layers) + ")"
-            targets = r".*encoder\.layer\." + which + r"\..*\.(" + "|".join(target_modules) + ")$"
+            names = "|".join(re.escape(t) for t in target_modules)
+            targets = r".*encoder\.layer\." + which + r"\.(.*\.)?(" + names + ")$"
         if init not in ("default", "pissa"):
             raise ValueError(f"init must be 'default' or 'pissa', not {init!r}")
         cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha or 2 * rank,
