@@ -147,7 +147,9 @@ def test_train_pooler_trains_the_whole_head_and_keeps_lora_in_the_layers():
     _, model = ft.load_classifier()
     pooler = sum(p.numel() for p in model.bert.pooler.parameters())
     head = sum(p.numel() for p in model.classifier.parameters())
-    by_hand = ft.lora_parameter_count(model, 4, ft.ALL_LINEAR) - 4 * (384 + 384)   # minus the pooler's LoRA
+    with_pooler = ft.lora_parameter_count(model, 4, ft.ALL_LINEAR)
+    by_hand = ft.lora_parameter_count(model, 4, ft.ALL_LINEAR, train_pooler=True)
+    assert with_pooler - by_hand == 4 * (384 + 384)                 # the pooler's LoRA, not taken
     lora = ft.add_peft(model, "lora", rank=4, train_pooler=True)
     trainable, _ = ft.count_parameters(lora)
     assert trainable == by_hand + pooler + head
@@ -298,9 +300,7 @@ def test_stored_lora_results_match_their_settings():
             if row["method"] != "lora" or not st.get("pooler_trained_in_full"):
                 continue
             layers = None if st["lora_layers"] == "all" else tuple(st["lora_layers"])
-            by_hand = ft.lora_parameter_count(model, st["rank"], st["lora_targets"], layers=layers)
-            if layers is None and "dense" in st["lora_targets"]:   # that includes the pooler: trained in full
-                by_hand -= st["rank"] * 2 * model.config.hidden_size
+            by_hand = ft.lora_parameter_count(model, st["rank"], st["lora_targets"], layers=layers, train_pooler=True)
             assert row["trainable_params"] == by_hand + pooler + head
             assert row["trainable_share"] == pytest.approx(row["trainable_params"] / row["total_params"])
             assert (row["trainable_share"] <= 0.02) == (name == "finetune_sst2")   # the check is over the cap

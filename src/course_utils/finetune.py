@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -231,22 +232,25 @@ def most_confidently_wrong(texts: Sequence[str], labels: Sequence[int], probs: n
 # ---------------------------------------------------------------- PEFT
 
 def lora_parameter_count(model: nn.Module, rank: int, target_modules: Sequence[str],
-                         layers: Sequence[int] | None = None) -> int:
+                         layers: Sequence[int] | None = None, train_pooler: bool = False) -> int:
     """LoRA's added parameters by hand: r * (d_in + d_out) per adapted nn.Linear (A: r x d_in, B: d_out x r).
 
-    With ``layers`` only the linears inside those Transformer layers count (as ``add_peft(layers=...)``).
+    With ``layers`` only the linears inside those Transformer layers count (as ``add_peft(layers=...)``);
+    with ``train_pooler=True`` the pooler is trained in full and takes no LoRA (as in ``add_peft``).
     A target names a module by its last part (``"dense"``: every dense layer) or by a dotted ending
     (``"attention.output.dense"``: only the attention's output projection), as peft matches them.
     """
-    import re
-
     total = 0
     for name, module in model.named_modules():
         module = getattr(module, "base_layer", module)   # already wrapped by peft: count the original
         if not (isinstance(module, nn.Linear) and _targeted(name, target_modules)):
             continue
         in_layer = re.search(r"encoder\.layer\.(\d+)\.", name)
-        if layers is None or (in_layer and int(in_layer.group(1)) in layers):
+        if in_layer is None:   # outside the Transformer layers: the pooler
+            adapted = layers is None and not train_pooler
+        else:
+            adapted = layers is None or int(in_layer.group(1)) in layers
+        if adapted:
             total += rank * (module.in_features + module.out_features)
     if total == 0:
         raise ValueError(f"no nn.Linear named {list(target_modules)} in the model"
@@ -277,8 +281,6 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
     Transformer layers only: the layers below the lowest of them hold nothing to train, so the
     backward pass never enters them.
     """
-    import re
-
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
     if layers is not None and method != "lora":
