@@ -16,6 +16,9 @@ rate decaying over the 4 minutes); gpu = the full training set for 3 epochs.
     python benchmarks/finetune_sst2.py --methods lora --lr 2e-3 --set rank=16 lora_layers=all \
         target_modules=query,key,value,attention.output.dense      # attention only, no FFN adapters
     python benchmarks/finetune_sst2.py --methods full lora --seeds 3    # mean and spread over seeds
+    # no time budget: 3 passes over the training set, the rate decaying over them (notebook 4.5)
+    python benchmarks/finetune_sst2.py --methods full lora --set epochs=3 max_seconds=none \
+        --out results/finetune_sst2_3epochs_cpu.json
     # over the 2 % cap on purpose: does LoRA lack capacity? (notebook 4.5 reads this file)
     python benchmarks/finetune_sst2.py --methods lora --seeds 3 --lr 1e-3 --set rank=32 lora_layers=all \
         --out results/finetune_sst2_lora_capacity_cpu.json
@@ -135,11 +138,17 @@ def run_one(method: str, lr: float | None, overrides: dict | None = None) -> dic
                              "dropout": cfg.dropout if cfg.dropout is not None else "MiniLM/peft default (0.1)",
                              "optimizer": "AdamW (fused kernel)",
                              "lr_decay_over": "the time budget" if cfg.max_seconds else "the steps",
+                             "epochs": cfg.epochs, "max_seconds": cfg.max_seconds,
                              "length_bucketing": True, "seed": cfg.seed})
     row.update(trainable_params=int(trainable), trainable_share=trainable / row["total_params"],
                dev_accuracy=round(dev_acc, 4), test_accuracy=round(test_acc, 4),
                train_seconds=round(seconds, 1), peak_memory_mb=round(peak_memory_mb(device), 1))
     return row
+
+
+# settings that may be switched off with KEY=none (max_seconds=none: no time budget, the learning
+# rate decays over the epochs instead)
+OPTIONAL = ("lr", "max_seconds", "dropout", "loraplus_ratio", "lora_layers")
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -154,7 +163,8 @@ def parse_overrides(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or key not in known:
             raise SystemExit(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(known)}")
-        out[key] = (tuple(value.split(",")) if key == "target_modules" else
+        out[key] = (None if value.lower() == "none" and key in OPTIONAL else
+                    tuple(value.split(",")) if key == "target_modules" else
                     (None if value == "all" else tuple(int(i) for i in value.split(","))) if key == "lora_layers" else
                     value if key in ("method", "schedule", "amp", "lora_init") else
                     value.lower() in ("1", "true", "yes") if key == "train_pooler" else
@@ -237,7 +247,8 @@ def main() -> None:
     merged = {r["method"]: r for r in previous.get("rows", [])} | {r["method"]: r for r in rows}
     result = {"benchmark": "benchmarks/finetune_sst2.py", "task": "SST-2 sentiment, MiniLM-L6-H384",
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "environment": environment_record(), "settings": settings(profile),
+              "environment": environment_record(),
+              "settings": settings(profile) | {k: overrides[k] for k in ("epochs", "max_seconds") if k in overrides},
               "rows": [merged[m] for m in METHODS if m in merged]}
     # hand-written records of the previous file (a note, the LoRA settings tried on dev) stay
     result |= {k: v for k, v in previous.items() if k not in result}

@@ -87,6 +87,9 @@ def test_benchmark_overrides_parse_to_config_values():
     assert parse(["lora_layers=2,3,4,5", "rank=10", "lr=3e-3", "train_pooler=yes", "dropout=0"]) == {
         "lora_layers": (2, 3, 4, 5), "rank": 10, "lr": 3e-3, "train_pooler": True, "dropout": 0.0}
     assert parse(["lora_layers=all"]) == {"lora_layers": None}
+    assert parse(["max_seconds=none", "epochs=3"]) == {"max_seconds": None, "epochs": 3}   # no time budget
+    with pytest.raises(ValueError):
+        parse(["rank=none"])          # only the optional settings can be switched off
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         parse(["layers=2"])
 
@@ -108,6 +111,7 @@ def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     assert "environment" in res and res["date"] and row["date"]
     defaults = _benchmark("finetune_sst2").METHOD_SETTINGS["lora"]     # the method's settings reach its config
     assert row["settings"]["batch_size"] == defaults["batch_size"] and row["settings"]["lr"] == defaults["lr"]
+    assert row["settings"]["max_seconds"] == 4 and res["settings"]["max_seconds"] == 4   # --set reaches the record
     assert row["settings"]["lora_layers"] == list(defaults["lora_layers"])
     assert row["trainable_share"] <= 0.02                          # the chapter's budget for LoRA
     assert row["settings"]["seed"] == 0                             # the first seed's settings
