@@ -147,8 +147,8 @@ def run_one(method: str, lr: float | None, overrides: dict | None = None) -> dic
 
 
 # settings that may be switched off with KEY=none (max_seconds=none: no time budget, the learning
-# rate decays over the epochs instead)
-OPTIONAL = ("lr", "max_seconds", "dropout", "loraplus_ratio", "lora_layers")
+# rate decays over the epochs instead). Not lora_layers: its None means every layer, spelled "all".
+OPTIONAL = ("lr", "max_seconds", "dropout", "loraplus_ratio")
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -90,6 +90,8 @@ def test_benchmark_overrides_parse_to_config_values():
     assert parse(["max_seconds=none", "epochs=3"]) == {"max_seconds": None, "epochs": 3}   # no time budget
     with pytest.raises(ValueError):
         parse(["rank=none"])          # only the optional settings can be switched off
+    with pytest.raises(ValueError):
+        parse(["lora_layers=none"])   # "all" layers, never a None that reads as "no layers"
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         parse(["layers=2"])
 
