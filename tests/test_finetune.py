@@ -130,6 +130,38 @@ def test_lora_count_by_hand_matches_peft_and_merge_keeps_predictions():
     assert not any("lora" in n for n, _ in merged.named_parameters())
 
 
+def test_shira_trains_loras_count_of_each_weights_own_entries_at_full_rank():
+    torch.manual_seed(0)
+    tok, model = ft.load_classifier()
+    head = sum(p.numel() for p in model.bert.pooler.parameters()) + sum(p.numel() for p in model.classifier.parameters())
+    by_hand = ft.lora_parameter_count(model, 4, ft.ALL_LINEAR, layers=(4, 5))
+    shira = ft.add_peft(model, "shira", rank=4, train_pooler=True, layers=(4, 5))
+    assert ft.count_parameters(shira)[0] == by_hand + head          # LoRA's count at the same rank
+    layers = {int(n.split("encoder.layer.")[1].split(".")[0]) for n, p in shira.named_parameters()
+              if p.requires_grad and "shira_weight" in n}
+    assert layers == {4, 5}
+    query4 = shira.base_model.model.bert.encoder.layer[4].attention.self.query
+    key4 = shira.base_model.model.bert.encoder.layer[4].attention.self.key
+    entries = lambda m: {tuple(ij) for ij in m.shira_indices["default"].T.tolist()}
+    assert len(entries(query4)) == 4 * (384 + 384)                  # distinct entries of the 384 x 384 weight
+    assert entries(query4) != entries(key4)                         # every matrix draws its own
+    torch.manual_seed(0)                                            # and the seed reproduces them
+    again = ft.add_peft(ft.load_classifier()[1], "shira", rank=4, train_pooler=True, layers=(4, 5))
+    assert entries(again.base_model.model.bert.encoder.layer[4].attention.self.query) == entries(query4)
+    with torch.no_grad():   # zero at the start (a no-op); give the entries values to test rank and merging
+        for name, p in shira.named_parameters():
+            if "shira_weight" in name or "classifier" in name:
+                p.normal_(0, 0.05)
+    delta = query4.get_delta_weight("default").to_dense()
+    assert int((delta != 0).sum()) == 4 * (384 + 384)              # only the chosen entries move
+    assert torch.linalg.matrix_rank(delta) > 4 * 10                 # LoRA's rank-4 update could not
+    before = ft.predict_proba(shira, tok, TEXTS)
+    merged = shira.merge_and_unload()
+    assert np.abs(before - ft.predict_proba(merged, tok, TEXTS)).max() < 1e-4
+    with pytest.raises(ValueError, match="pissa"):
+        ft.add_peft(ft.load_classifier()[1], "shira", init="pissa")
+
+
 def test_ia3_and_bad_method():
     torch.manual_seed(0)
     _, model = ft.load_classifier()
@@ -282,12 +314,13 @@ def test_results_lookup_says_not_measured_until_a_file_exists(tmp_path, monkeypa
 
 def test_stored_lora_results_match_their_settings():
     """The committed cpu results (the table and the over-the-cap check in notebook 4.5): each
-    trainable count is what its recorded LoRA settings give, and each mean is its runs' mean."""
+    trainable count is what its recorded LoRA (or SHiRA: the same count) settings give, and each
+    mean is its runs' mean. SHiRA's row ran with LoRA's matrices, count, batch and rate."""
     torch.manual_seed(0)
     _, model = ft.load_classifier()
     pooler = sum(p.numel() for p in model.bert.pooler.parameters())
     head = sum(p.numel() for p in model.classifier.parameters())
-    checked = 0
+    checked = set()
     for name in ("finetune_sst2", "finetune_sst2_lora_capacity", "finetune_sst2_3epochs"):
         res = ft.load_results("cpu", name)
         if res is None:
@@ -297,7 +330,7 @@ def test_stored_lora_results_match_their_settings():
                 runs = row["dev_accuracy_per_seed"]
                 assert row["dev_accuracy"] == pytest.approx(sum(runs) / len(runs), abs=1e-4)
             st = row.get("settings", {})
-            if row["method"] != "lora" or not st.get("pooler_trained_in_full"):
+            if row["method"] not in ("lora", "shira") or not st.get("pooler_trained_in_full"):
                 continue
             layers = None if st["lora_layers"] == "all" else tuple(st["lora_layers"])
             by_hand = ft.lora_parameter_count(model, st["rank"], st["lora_targets"], layers=layers, train_pooler=True)
@@ -305,8 +338,13 @@ def test_stored_lora_results_match_their_settings():
             assert row["trainable_share"] == pytest.approx(row["trainable_params"] / row["total_params"])
             # only the capacity check is over the cap, on purpose
             assert (row["trainable_share"] <= 0.02) == (name != "finetune_sst2_lora_capacity")
-            checked += 1
-    assert checked == 3
+            checked.add((name, row["method"]))
+    assert checked == {("finetune_sst2", "lora"), ("finetune_sst2", "shira"),
+                       ("finetune_sst2_lora_capacity", "lora"), ("finetune_sst2_3epochs", "lora")}
+    lora, shira = ft.measured_row("cpu", "lora")["settings"], ft.measured_row("cpu", "shira")["settings"]
+    for key in ("rank", "lora_layers", "lora_targets", "pooler_trained_in_full", "batch_size", "lr", "dropout"):
+        assert shira[key] == lora[key], key
+    assert shira["max_seconds"] == ft.load_results("cpu")["settings"]["max_seconds"] == 240   # the same budget
 
 
 def test_stored_three_pass_results_ran_as_recorded():

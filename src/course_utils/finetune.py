@@ -266,27 +266,44 @@ ALL_LINEAR = ("query", "key", "value", "dense")   # "dense": attention output, F
 ATTENTION = ("query", "key", "value", "attention.output.dense")   # self-attention only, no FFN
 
 
+def shira_mask(base_layer: nn.Module, r: int, **_: Any) -> torch.Tensor:
+    """SHiRA's random sparse mask: ``r * (out + in)`` entries of the weight (LoRA's count at rank ``r``).
+
+    Drawn from PyTorch's global generator, so ``torch.manual_seed`` (or the seed of
+    :func:`train_classifier`) makes it reproducible and every matrix gets its own pattern (peft's
+    built-in ``random_mask`` gives every matrix of the same shape the same entries).
+    """
+    out_f, in_f = base_layer.weight.shape
+    chosen = torch.randperm(out_f * in_f)[: r * (out_f + in_f)]
+    mask = torch.zeros(out_f * in_f, dtype=base_layer.weight.dtype, device=base_layer.weight.device)
+    mask[chosen.to(mask.device)] = 1
+    return mask.view(out_f, in_f)
+
+
 def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
              target_modules: Sequence[str] = ALL_LINEAR, alpha: int | None = None,
              dropout: float = 0.1, train_pooler: bool = False, init: str = "default",
              layers: Sequence[int] | None = None):
-    """Wrap a classifier with a peft adapter ("lora" or "ia3"); the head stays trainable.
+    """Wrap a classifier with a peft adapter ("lora", "shira" or "ia3"); the head stays trainable.
 
     LoRA adapts ``target_modules`` (default: every linear layer; a name may be a dotted ending, as
     in ``ATTENTION``, which leaves the feed-forward blocks out); IA3 uses peft's BERT default.
+    SHiRA (sparse high-rank adapter) trains, in the same matrices, a random ``rank * (out + in)``
+    of each weight's own entries directly: as many numbers as LoRA at that rank, but an update of
+    (almost surely) full rank (:func:`shira_mask` draws the entries).
     ``train_pooler=True`` trains the pooler (the dense + tanh layer between [CLS] and the
-    classifier, part of the classification head) in full like the classifier, and keeps LoRA to
+    classifier, part of the classification head) in full like the classifier, and keeps the adapter to
     the Transformer layers. ``init="pissa"`` starts LoRA from the principal singular directions
-    of each weight (PiSSA) instead of B = 0. ``layers`` (e.g. ``(2, 3, 4, 5)``) puts LoRA in those
-    Transformer layers only: the layers below the lowest of them hold nothing to train, so the
+    of each weight (PiSSA) instead of B = 0. ``layers`` (e.g. ``(2, 3, 4, 5)``) puts LoRA or SHiRA in
+    those Transformer layers only: the layers below the lowest of them hold nothing to train, so the
     backward pass never enters them.
     """
-    from peft import IA3Config, LoraConfig, TaskType, get_peft_model
+    from peft import IA3Config, LoraConfig, ShiraConfig, TaskType, get_peft_model
 
-    if layers is not None and method != "lora":
-        raise ValueError(f"layers applies to method='lora', not {method!r}")
+    if layers is not None and method not in ("lora", "shira"):
+        raise ValueError(f"layers applies to method='lora' or 'shira', not {method!r}")
     extra = {"modules_to_save": ["pooler"]} if train_pooler else {}
-    if method == "lora":
+    if method in ("lora", "shira"):
         targets: Sequence[str] | str = list(target_modules)
         n_layers = model.config.num_hidden_layers
         if layers is not None and (not layers or any(not 0 <= int(i) < n_layers for i in layers)):
@@ -296,17 +313,28 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
             which = r"\d+" if layers is None else "(" + "|".join(str(int(i)) for i in layers) + ")"
             names = "|".join(re.escape(t) for t in target_modules)
             targets = r".*encoder\.layer\." + which + r"\.(.*\.)?(" + names + ")$"
-        if init not in ("default", "pissa"):
-            raise ValueError(f"init must be 'default' or 'pissa', not {init!r}")
-        cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha or 2 * rank,
-                         lora_dropout=dropout, target_modules=targets,
-                         init_lora_weights=True if init == "default" else init, **extra)
+        if init not in ("default", "pissa") or (method == "shira" and init != "default"):
+            raise ValueError(f"init must be 'default' (or 'pissa' for LoRA), not {init!r}")
+        if method == "lora":
+            cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha or 2 * rank,
+                             lora_dropout=dropout, target_modules=targets,
+                             init_lora_weights=True if init == "default" else init, **extra)
+        else:
+            with warnings.catch_warnings():   # peft warns that "custom" is no mask it knows; it gets ours
+                warnings.filterwarnings("ignore", message=".*supply your own masking function.*")
+                cfg = ShiraConfig(task_type=TaskType.SEQ_CLS, r=rank, target_modules=targets, mask_type="custom",
+                                  # the pooler's linear layer, not the pooler: peft 0.21's SHiRA cannot
+                                  # merge a saved module that has no weight of its own
+                                  **({"modules_to_save": ["pooler.dense"]} if train_pooler else {}))
+            cfg.mask_fn = shira_mask
     elif method == "ia3":
         cfg = IA3Config(task_type=TaskType.SEQ_CLS, **extra)  # peft's BERT default: key, value, FFN output
     else:
-        raise ValueError(f"method must be 'lora' or 'ia3', not {method!r}")
+        raise ValueError(f"method must be 'lora', 'shira' or 'ia3', not {method!r}")
     with warnings.catch_warnings():   # peft calls a transformers method deprecated in v5
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        if method == "shira":   # SHiRA adds its update as a sparse tensor; saying so explicitly keeps
+            torch.sparse.check_sparse_tensor_invariants.disable()   # PyTorch from warning at every new shape
         return get_peft_model(model, cfg)
 
 
@@ -316,8 +344,8 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
 class ClassifierConfig:
     """Settings of :func:`train_classifier` (benchmarks/finetune_sst2.py lists what it changes)."""
 
-    method: str = "full"               # "full" | "lora" | "ia3"
-    lr: float | None = None            # None: 1e-4 full, 2e-3 lora, 3e-3 ia3
+    method: str = "full"               # "full" | "lora" | "shira" | "ia3"
+    lr: float | None = None            # None: 1e-4 full, 2e-3 lora, 3e-3 shira and ia3
     batch_size: int = 32
     max_length: int = DEFAULT_MAX_LENGTH
     epochs: float = 1.0
@@ -331,11 +359,11 @@ class ClassifierConfig:
     lora_init: str = "default"         # "default" (B = 0) or "pissa" (principal singular vectors)
     rank: int = 8
     target_modules: tuple[str, ...] = ALL_LINEAR
-    lora_layers: tuple[int, ...] | None = None   # LoRA in these Transformer layers only (None: all)
+    lora_layers: tuple[int, ...] | None = None   # LoRA/SHiRA in these Transformer layers only (None: all)
     seed: int = 0
 
 
-DEFAULT_LR = {"full": 1e-4, "lora": 2e-3, "ia3": 3e-3}
+DEFAULT_LR = {"full": 1e-4, "lora": 2e-3, "shira": 3e-3, "ia3": 3e-3}
 
 
 def train_classifier(texts: Sequence[str], labels: Sequence[int], config: ClassifierConfig | None = None,
@@ -343,7 +371,7 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
                      **overrides: Any):
     """Fine-tune MiniLM on labelled texts; returns (tokenizer, model, history).
 
-    ``method="full"`` trains every weight, ``"lora"``/``"ia3"`` only a peft adapter and the head.
+    ``method="full"`` trains every weight, ``"lora"``/``"shira"``/``"ia3"`` only a peft adapter and the head.
     With ``max_seconds`` the learning rate decays over the time budget (or over the data, if that
     runs out first) and training stops when the budget is spent, however fast the machine is.
     """
