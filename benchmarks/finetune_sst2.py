@@ -17,7 +17,7 @@ rate decaying over the 4 minutes); gpu = the full training set for 3 epochs.
         target_modules=query,key,value,attention.output.dense      # attention only, no FFN adapters
     python benchmarks/finetune_sst2.py --methods full lora --seeds 3    # mean and spread over seeds
     # no time budget: 3 passes over the training set, the rate decaying over them (notebook 4.5)
-    python benchmarks/finetune_sst2.py --methods full lora --set epochs=3 max_seconds=none \
+    python benchmarks/finetune_sst2.py --methods full lora shira --set epochs=3 max_seconds=none \
         --out results/finetune_sst2_3epochs_cpu.json
     # over the 2 % cap on purpose: does LoRA lack capacity? (notebook 4.5 reads this file)
     python benchmarks/finetune_sst2.py --methods lora --seeds 3 --lr 1e-3 --set rank=32 lora_layers=all \
