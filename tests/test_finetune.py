@@ -160,6 +160,8 @@ def test_shira_trains_loras_count_of_each_weights_own_entries_at_full_rank():
     assert np.abs(before - ft.predict_proba(merged, tok, TEXTS)).max() < 1e-4
     with pytest.raises(ValueError, match="pissa"):
         ft.add_peft(ft.load_classifier()[1], "shira", init="pissa")
+    with pytest.raises(ValueError, match="rank from 1 to 192"):   # more entries than a 384 x 384 weight has
+        ft.add_peft(ft.load_classifier()[1], "shira", rank=193, target_modules=("query",))
 
 
 def test_ia3_and_bad_method():

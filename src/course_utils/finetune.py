@@ -274,6 +274,9 @@ def shira_mask(base_layer: nn.Module, r: int, **_: Any) -> torch.Tensor:
     built-in ``random_mask`` gives every matrix of the same shape the same entries).
     """
     out_f, in_f = base_layer.weight.shape
+    if not 0 < r * (out_f + in_f) <= out_f * in_f:
+        raise ValueError(f"SHiRA at rank {r} would train {r * (out_f + in_f):,} entries of a {out_f} x {in_f} "
+                         f"weight, which has {out_f * in_f:,}: use a rank from 1 to {out_f * in_f // (out_f + in_f)}")
     chosen = torch.randperm(out_f * in_f)[: r * (out_f + in_f)]
     mask = torch.zeros(out_f * in_f, dtype=base_layer.weight.dtype, device=base_layer.weight.device)
     mask[chosen.to(mask.device)] = 1
@@ -290,7 +293,7 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
     in ``ATTENTION``, which leaves the feed-forward blocks out); IA3 uses peft's BERT default.
     SHiRA (sparse high-rank adapter) trains, in the same matrices, a random ``rank * (out + in)``
     of each weight's own entries directly: as many numbers as LoRA at that rank, but an update of
-    (almost surely) full rank (:func:`shira_mask` draws the entries).
+    full rank unless the rank is tiny (:func:`shira_mask` draws the entries).
     ``train_pooler=True`` trains the pooler (the dense + tanh layer between [CLS] and the
     classifier, part of the classification head) in full like the classifier, and keeps the adapter to
     the Transformer layers. ``init="pissa"`` starts LoRA from the principal singular directions
