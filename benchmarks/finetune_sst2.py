@@ -42,7 +42,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("probe", "full", "lora", "shira", "ia3")
-ADAPTERS = ("lora", "shira")   # methods placed by rank, target modules and layers
 # ClassifierConfig settings per method (``--set`` overrides them). Dropout is off: with about one
 # pass over the data in the budget it regularises little and costs a seventh of each step (and
 # half of LoRA's, which applies it before every adapter). LoRA: rank 10 in every linear layer of
@@ -55,11 +54,9 @@ ADAPTERS = ("lora", "shira")   # methods placed by rank, target modules and laye
 # batch is stable at a learning rate that is not with 32 (3e-3: 0.888 vs 0.873 dev; 4e-3 fails).
 # SHiRA: the same matrices, the same number of trainable weights (rank 10's count, as a random
 # sparse set of each weight's own entries), the same batch and rate (3e-3 beat 1e-3 on dev).
-METHOD_SETTINGS = {"full": {"dropout": 0.0},
-                   "lora": {"dropout": 0.0, "rank": 10, "lora_layers": (2, 3, 4, 5), "train_pooler": True,
-                            "batch_size": 64, "lr": 3e-3},
-                   "shira": {"dropout": 0.0, "rank": 10, "lora_layers": (2, 3, 4, 5), "train_pooler": True,
-                             "batch_size": 64, "lr": 3e-3},
+LORA_SETTINGS = {"dropout": 0.0, "rank": 10, "lora_layers": (2, 3, 4, 5), "train_pooler": True,
+                 "batch_size": 64, "lr": 3e-3}
+METHOD_SETTINGS = {"full": {"dropout": 0.0}, "lora": LORA_SETTINGS, "shira": dict(LORA_SETTINGS),
                    "ia3": {"dropout": 0.0}}
 
 
@@ -134,10 +131,10 @@ def run_one(method: str, lr: float | None, overrides: dict | None = None) -> dic
                    load_and_eval_seconds=round(time.perf_counter() - t0 - seconds, 1), total_params=int(total),
                    settings={"lr": cfg.lr or ft.DEFAULT_LR[method], "batch_size": cfg.batch_size,
                              "max_length": cfg.max_length, "amp": cfg.amp, "schedule": cfg.schedule,
-                             "warmup_share": cfg.warmup_share, "rank": cfg.rank if method in ADAPTERS else None,
-                             "lora_targets": list(cfg.target_modules) if method in ADAPTERS else None,
+                             "warmup_share": cfg.warmup_share, "rank": cfg.rank if method in ft.LAYERED else None,
+                             "lora_targets": list(cfg.target_modules) if method in ft.LAYERED else None,
                              "lora_layers": (list(cfg.lora_layers) if cfg.lora_layers is not None else "all")
-                             if method in ADAPTERS else None,
+                             if method in ft.LAYERED else None,
                              "pooler_trained_in_full": cfg.train_pooler if method != "full" else True,
                              "loraplus_ratio": cfg.loraplus_ratio,
                              "dropout": cfg.dropout if cfg.dropout is not None else "MiniLM/peft default (0.1)",

@@ -264,6 +264,7 @@ def _targeted(name: str, target_modules: Sequence[str]) -> bool:
 
 ALL_LINEAR = ("query", "key", "value", "dense")   # "dense": attention output, FFN in/out, pooler
 ATTENTION = ("query", "key", "value", "attention.output.dense")   # self-attention only, no FFN
+LAYERED = ("lora", "shira")   # adapters placed by rank, target modules and Transformer layers
 
 
 def shira_mask(base_layer: nn.Module, r: int, **_: Any) -> torch.Tensor:
@@ -303,10 +304,10 @@ def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
     """
     from peft import IA3Config, LoraConfig, ShiraConfig, TaskType, get_peft_model
 
-    if layers is not None and method not in ("lora", "shira"):
+    if layers is not None and method not in LAYERED:
         raise ValueError(f"layers applies to method='lora' or 'shira', not {method!r}")
     extra = {"modules_to_save": ["pooler"]} if train_pooler else {}
-    if method in ("lora", "shira"):
+    if method in LAYERED:
         targets: Sequence[str] | str = list(target_modules)
         n_layers = model.config.num_hidden_layers
         if layers is not None and (not layers or any(not 0 <= int(i) < n_layers for i in layers)):
