@@ -276,6 +276,41 @@ def test_dropout_setting_and_loraplus_groups(monkeypatch):
         ft.train_classifier(TEXTS, LABELS, dropout=1.5)
 
 
+def test_layer_decay_rates_fall_layer_by_layer(monkeypatch):
+    import course_utils.train as tr
+
+    scale = ft.layer_decay_scale(6, 0.5)
+    assert scale("classifier.weight") == scale("bert.pooler.dense.weight") == 1.0
+    assert [scale(f"bert.encoder.layer.{i}.attention.self.query.weight") for i in range(6)] == [
+        0.5 ** (6 - i) for i in range(6)]
+    assert scale("bert.embeddings.word_embeddings.weight") == 0.5 ** 7
+    assert scale("base_model.model.bert.encoder.layer.3.output.dense.lora_B.default.weight") == 0.5 ** 3
+
+    seen = {}
+    original = tr.train
+
+    def spy(model, batches, cfg, **kw):
+        names = {id(p): n for n, p in model.named_parameters()}
+        seen["scales"] = {names[id(p)]: g["lr_scale"] for g in kw["optimizer"].param_groups for p in g["params"]}
+        return original(model, batches, cfg, **kw)
+
+    monkeypatch.setattr(tr, "train", spy)
+    ft.train_classifier(TEXTS, LABELS, method="full", batch_size=8, amp="off", layer_decay=0.8, max_seconds=30)
+    s = seen["scales"]
+    assert len(s) == sum(1 for _ in ft.load_classifier()[1].parameters())   # every weight is trained
+    assert s["classifier.weight"] == 1.0
+    assert s["bert.encoder.layer.0.output.dense.weight"] == pytest.approx(0.8 ** 6)
+    assert s["bert.embeddings.word_embeddings.weight"] == pytest.approx(0.8 ** 7)
+    ft.train_classifier(TEXTS, LABELS, method="lora", batch_size=8, amp="off", layer_decay=0.5,
+                        loraplus_ratio=4.0, max_seconds=30)     # the two multipliers combine
+    s = seen["scales"]
+    assert s["base_model.model.bert.encoder.layer.5.output.dense.lora_B.default.weight"] == pytest.approx(2.0)
+    assert s["base_model.model.bert.encoder.layer.5.output.dense.lora_A.default.weight"] == pytest.approx(0.5)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="layer_decay"):
+            ft.train_classifier(TEXTS, LABELS, layer_decay=bad)
+
+
 def test_lr_scale_groups_follow_the_schedule():
     from course_utils.train import TrainConfig, make_optimizer, train
 

@@ -359,6 +359,7 @@ class ClassifierConfig:
     max_seconds: float | None = None   # a time budget; the learning rate decays over it
     dropout: float | None = None       # None keeps MiniLM's and peft's 0.1; 0 switches all dropout off
     loraplus_ratio: float | None = None  # LoRA+: the B matrices learn this many times faster than A
+    layer_decay: float | None = None   # layer-wise rate decay: each layer down learns this much slower
     train_pooler: bool = False         # LoRA/IA3: train the pooler in full with the classifier
     lora_init: str = "default"         # "default" (B = 0) or "pissa" (principal singular vectors)
     rank: int = 8
@@ -368,6 +369,24 @@ class ClassifierConfig:
 
 
 DEFAULT_LR = {"full": 1e-4, "lora": 2e-3, "shira": 3e-3, "ia3": 3e-3}
+
+
+def layer_decay_scale(n_layers: int, decay: float):
+    """Layer-wise learning-rate decay (Howard & Ruder 2018; Clark et al. 2020): a function from a
+    parameter's name to its rate multiplier. The classifier and pooler keep the full rate, the top
+    Transformer layer ``decay``, each layer below it one more factor of ``decay``, and the
+    embeddings the smallest, ``decay ** (n_layers + 1)``: the layers nearest the input hold the most
+    general features and change least."""
+    layer = re.compile(r"\.layer\.(\d+)\.")
+
+    def scale(name: str) -> float:
+        m = layer.search(name)
+        if m:
+            return decay ** (n_layers - int(m.group(1)))
+        if ".embeddings." in name or name.startswith("embeddings."):
+            return decay ** (n_layers + 1)
+        return 1.0
+    return scale
 
 
 def train_classifier(texts: Sequence[str], labels: Sequence[int], config: ClassifierConfig | None = None,
@@ -414,12 +433,17 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
     if eval_data is not None:
         dev = encode(tokenizer, eval_data[0], eval_data[1], max_length=cfg.max_length)
         evals = {"dev": [dev]}
-    optimizer = None
+    scales = []
     if cfg.loraplus_ratio:
         if cfg.method != "lora":
             raise ValueError(f"loraplus_ratio applies to method='lora', not {cfg.method!r}")
         # LoRA+ (Hayou et al. 2024): B starts at zero and needs a larger step than A
-        optimizer = make_optimizer(model, tc, lr_scale=lambda n: cfg.loraplus_ratio if "lora_B" in n else 1.0)
+        scales.append(lambda n: cfg.loraplus_ratio if "lora_B" in n else 1.0)
+    if cfg.layer_decay is not None:
+        if not 0.0 < cfg.layer_decay <= 1.0:
+            raise ValueError(f"layer_decay must be in (0, 1] (1 = no decay), not {cfg.layer_decay}")
+        scales.append(layer_decay_scale(model.config.num_hidden_layers, cfg.layer_decay))
+    optimizer = make_optimizer(model, tc, lr_scale=lambda n: math.prod(f(n) for f in scales)) if scales else None
     history = train(model, batches, tc, loss_fn=classification_loss, device=device, eval_data=evals,
                     items_fn=lambda b: int(b["labels"].numel()), optimizer=optimizer)
     model.eval()
