@@ -406,6 +406,10 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
         if not hasattr(cfg, k):
             raise TypeError(f"unknown setting {k!r}; see ClassifierConfig")
         setattr(cfg, k, v)
+    if cfg.loraplus_ratio and cfg.method != "lora":   # bad settings fail before anything is loaded
+        raise ValueError(f"loraplus_ratio applies to method='lora', not {cfg.method!r}")
+    if cfg.layer_decay is not None and not 0.0 < cfg.layer_decay <= 1.0:
+        raise ValueError(f"layer_decay must be in (0, 1] (1 = no decay), not {cfg.layer_decay}")
     device = torch.device(device) if device is not None else get_device()
     seed_everything(cfg.seed)
     tokenizer, model = load_classifier()
@@ -435,13 +439,9 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
         evals = {"dev": [dev]}
     scales = []
     if cfg.loraplus_ratio:
-        if cfg.method != "lora":
-            raise ValueError(f"loraplus_ratio applies to method='lora', not {cfg.method!r}")
         # LoRA+ (Hayou et al. 2024): B starts at zero and needs a larger step than A
         scales.append(lambda n: cfg.loraplus_ratio if "lora_B" in n else 1.0)
     if cfg.layer_decay is not None:
-        if not 0.0 < cfg.layer_decay <= 1.0:
-            raise ValueError(f"layer_decay must be in (0, 1] (1 = no decay), not {cfg.layer_decay}")
         scales.append(layer_decay_scale(model.config.num_hidden_layers, cfg.layer_decay))
     optimizer = make_optimizer(model, tc, lr_scale=lambda n: math.prod(f(n) for f in scales)) if scales else None
     history = train(model, batches, tc, loss_fn=classification_loss, device=device, eval_data=evals,
