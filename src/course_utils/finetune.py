@@ -410,12 +410,12 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
         raise ValueError(f"loraplus_ratio applies to method='lora', not {cfg.method!r}")
     if cfg.layer_decay is not None and not 0.0 < cfg.layer_decay <= 1.0:
         raise ValueError(f"layer_decay must be in (0, 1] (1 = no decay), not {cfg.layer_decay}")
+    if cfg.dropout is not None and not 0.0 <= cfg.dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {cfg.dropout}")
     device = torch.device(device) if device is not None else get_device()
     seed_everything(cfg.seed)
     tokenizer, model = load_classifier()
     if cfg.dropout is not None:
-        if not 0.0 <= cfg.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), not {cfg.dropout}")
         for m in model.modules():
             if isinstance(m, nn.Dropout):
                 m.p = cfg.dropout
