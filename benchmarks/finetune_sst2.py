@@ -241,7 +241,7 @@ def main() -> None:
     if args.seeds < 1 or (args.seeds > 1 and "seed" in overrides):
         raise SystemExit("--seeds N needs N >= 1 and no seed=... in --set (it sets the seeds itself)")
     seeds = [overrides["seed"]] if "seed" in overrides else list(range(args.seeds))
-    rows, predictions = [], {}
+    out = args.out or ROOT / "results" / f"finetune_sst2_{profile}.json"
     for method in args.methods:
         runs = []
         for seed in seeds[:1] if method == "probe" else seeds:   # the probe is deterministic
@@ -259,26 +259,33 @@ def main() -> None:
             runs.append(run)
         row = combine_seeds(runs)
         row["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")   # rows of older runs keep theirs
-        predictions[method] = row.pop("_predictions", None)   # the first seed's model
-        rows.append(row)
-    out = args.out or ROOT / "results" / f"finetune_sst2_{profile}.json"
-    pred_out = out.with_name(out.stem + "_predictions.json")
-    old_preds = json.loads(pred_out.read_text()) if pred_out.is_file() else {}
-    new_preds = {m: p for m, p in predictions.items() if p is not None}
-    if new_preds:   # probabilities of the dev and test sentences, in file order (error analysis)
-        pred_out.write_text(json.dumps(old_preds | new_preds) + "\n", encoding="utf-8")
+        # written after each method, so a run cut short (a time limit on a borrowed GPU) keeps
+        # the rows it finished
+        save(out, row, environment_record(),
+             settings(profile) | {k: overrides[k] for k in ("epochs", "max_seconds") if k in overrides})
+
+
+def save(out: Path, row: dict, environment: dict, run_settings: dict) -> None:
+    """Merge one method's row into the results file ``out`` (replacing that method's older row;
+    the other rows and hand-written records such as a note stay), and its stored dev/test
+    probabilities into the ``_predictions`` file beside it."""
+    row = dict(row)
+    preds = row.pop("_predictions", None)   # the first seed's model
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if preds is not None:   # probabilities of the dev and test sentences, in file order (error analysis)
+        pred_out = out.with_name(out.stem + "_predictions.json")
+        old_preds = json.loads(pred_out.read_text()) if pred_out.is_file() else {}
+        pred_out.write_text(json.dumps(old_preds | {row["method"]: preds}) + "\n", encoding="utf-8")
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    merged = {r["method"]: r for r in previous.get("rows", [])} | {r["method"]: r for r in rows}
+    merged = {r["method"]: r for r in previous.get("rows", [])} | {row["method"]: row}
     result = {"benchmark": "benchmarks/finetune_sst2.py", "task": "SST-2 sentiment, MiniLM-L6-H384",
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "environment": environment_record(),
-              "settings": settings(profile) | {k: overrides[k] for k in ("epochs", "max_seconds") if k in overrides},
+              "environment": environment, "settings": run_settings,
               "rows": [merged[m] for m in METHODS if m in merged]}
     # hand-written records of the previous file (a note, the LoRA settings tried on dev) stay
     result |= {k: v for k, v in previous.items() if k not in result}
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    print(f"wrote {row['method']}'s row to {out}", flush=True)
 
 
 if __name__ == "__main__":

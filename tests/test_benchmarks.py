@@ -186,3 +186,51 @@ def test_stored_tuned_three_pass_runs_used_the_passes_recipe():
     seed0 = runs[row.get("seeds", [0]).index(0)]
     tried = res["tuning_on_dev"]
     assert tried and all(t["seed"] == 0 and t["dev_accuracy"] < seed0 for t in tried)
+
+
+def test_finetune_results_are_saved_method_by_method(tmp_path):
+    """Each method's row is merged into the file as soon as it is done: older rows of other
+    methods and hand-written records stay, and the predictions file gains that method only."""
+    bench = _benchmark("finetune_sst2")
+    out = tmp_path / "ft_gpu.json"
+    out.write_text(json.dumps({"rows": [{"method": "lora", "dev_accuracy": 0.5}], "note": "kept"}))
+    full = {"method": "full", "dev_accuracy": 0.9, "_predictions": {"dev_p_positive": [0.25]}}
+    bench.save(out, full, {"device": "test"}, {"epochs": 3})
+    res = json.loads(out.read_text())
+    assert [r["method"] for r in res["rows"]] == ["full", "lora"]     # METHODS order, older row kept
+    assert res["note"] == "kept" and res["environment"] == {"device": "test"} and res["settings"] == {"epochs": 3}
+    assert "_predictions" not in res["rows"][0] and "_predictions" in full   # the caller's row is not changed
+    preds = json.loads((tmp_path / "ft_gpu_predictions.json").read_text())
+    assert preds == {"full": {"dev_p_positive": [0.25]}}
+    bench.save(out, {"method": "lora", "dev_accuracy": 0.8}, {"device": "test"}, {"epochs": 3})
+    res = json.loads(out.read_text())
+    assert [(r["method"], r["dev_accuracy"]) for r in res["rows"]] == [("full", 0.9), ("lora", 0.8)]
+    assert json.loads((tmp_path / "ft_gpu_predictions.json").read_text()) == preds   # no predictions: unchanged
+
+
+def test_gpu_script_brings_back_each_result_even_after_a_timeout(tmp_path):
+    """benchmarks/gpu_profiles.sh copies results to $OUT after every step, so a step that runs out
+    of time still leaves the earlier results; it refuses steps it does not know."""
+    import os
+    import shutil
+    import stat
+
+    (tmp_path / "benchmarks").mkdir()
+    shutil.copy(ROOT / "benchmarks" / "gpu_profiles.sh", tmp_path / "benchmarks")
+    (tmp_path / "results").mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python"   # stands in for the benchmarks: finetune writes a result, gpt hangs
+    fake.write_text("#!/bin/sh\ncase \"$1\" in\n  *finetune*) echo '{}' > results/finetune_sst2_gpu.json ;;\n"
+                    "  *) sleep 30 ;;\nesac\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    out = tmp_path / "out"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "OUT": str(out), "GPT_SECONDS": "1"}
+    run = lambda *steps: subprocess.run(["bash", "benchmarks/gpu_profiles.sh", *steps], cwd=tmp_path, env=env,
+                                        capture_output=True, text=True, timeout=60)
+    done = run("finetune", "gpt")
+    assert done.returncode == 0, done.stderr
+    assert "gpt_shakespeare failed or timed out" in done.stdout
+    assert (out / "finetune_sst2_gpu.json").is_file()
+    bad = run("finetun")
+    assert bad.returncode == 2 and "unknown step" in bad.stderr
