@@ -186,6 +186,9 @@ def test_stored_tuned_three_pass_runs_used_the_passes_recipe():
     seed0 = runs[row.get("seeds", [0]).index(0)]
     tried = res["tuning_on_dev"]
     assert tried and all(t["seed"] == 0 and t["dev_accuracy"] < seed0 for t in tried)
+    # the notebook says the recipe's neighbours did worse: a lower and a higher rate, and more passes
+    at3 = [t["lr"] for t in tried if t["epochs"] == 3]
+    assert min(at3) < st["lr"] < max(at3) and any(t["epochs"] > 3 and t["lr"] == st["lr"] for t in tried)
 
 
 def test_finetune_results_are_saved_method_by_method(tmp_path):
