@@ -243,6 +243,8 @@ def main() -> None:
         raise SystemExit("--seeds N needs N >= 1 and no seed=... in --set (it sets the seeds itself)")
     seeds = [overrides["seed"]] if "seed" in overrides else list(range(args.seeds))
     out = args.out or ROOT / "results" / f"finetune_sst2_{profile}.json"
+    environment = environment_record()
+    run_settings = settings(profile) | {k: overrides[k] for k in ("epochs", "max_seconds") if k in overrides}
     for method in args.methods:
         runs = []
         for seed in seeds[:1] if method == "probe" else seeds:   # the probe is deterministic
@@ -262,8 +264,7 @@ def main() -> None:
         row["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")   # rows of older runs keep theirs
         # written after each method, so a run cut short (a time limit on a borrowed GPU) keeps
         # the rows it finished
-        save(out, row, environment_record(),
-             settings(profile) | {k: overrides[k] for k in ("epochs", "max_seconds") if k in overrides})
+        save(out, row, environment, run_settings)
 
 
 def save(out: Path, row: dict, environment: dict, run_settings: dict) -> None:
