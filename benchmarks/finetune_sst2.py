@@ -8,8 +8,8 @@ environment record and date, go to ``results/finetune_sst2_<profile>.json``. Dev
 what one would tune on; test accuracy is reported once, here.
 
 Profiles: ci = a few hundred examples (a smoke test); cpu = 4 minutes of training per method on
-a laptop CPU (bf16 autocast, length-bucketed batches, max length 64, fused AdamW, the learning
-rate decaying over the 4 minutes); gpu = the full training set for 3 epochs, with the method
+a laptop CPU (bf16 autocast where the CPU has bf16 instructions, fp32 elsewhere; length-bucketed
+batches, max length 64, fused AdamW, the learning rate decaying over the 4 minutes); gpu = the full training set for 3 epochs, with the method
 settings of the "passes" recipe (RECIPES below; ``--recipe`` chooses one in any profile).
 
     python benchmarks/finetune_sst2.py --methods lora --lr 3e-3 --set rank=8 warmup_share=0.1
@@ -103,6 +103,7 @@ def run_one(method: str, lr: float | None, overrides: dict | None = None, recipe
     from course_utils import finetune as ft
     from course_utils.data import load_sst2
     from course_utils.runtime import get_device, get_profile, seed_everything
+    from course_utils.train import resolve_amp
 
     profile, device = get_profile(), get_device()
     s = settings(profile)
@@ -149,7 +150,7 @@ def run_one(method: str, lr: float | None, overrides: dict | None = None, recipe
                    samples_per_second=round(hist.items / hist.seconds, 1), stopped=hist.stopped,
                    load_and_eval_seconds=round(time.perf_counter() - t0 - seconds, 1), total_params=int(total),
                    settings={"lr": cfg.lr or ft.DEFAULT_LR[method], "batch_size": cfg.batch_size,
-                             "max_length": cfg.max_length, "amp": cfg.amp, "schedule": cfg.schedule,
+                             "max_length": cfg.max_length, "amp": resolve_amp(device, cfg.amp), "schedule": cfg.schedule,
                              "warmup_share": cfg.warmup_share, "rank": cfg.rank if method in ft.LAYERED else None,
                              "lora_targets": list(cfg.target_modules) if method in ft.LAYERED else None,
                              "lora_layers": (list(cfg.lora_layers) if cfg.lora_layers is not None else "all")

@@ -151,6 +151,8 @@ def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     assert row["settings"]["lora_layers"] == list(defaults["lora_layers"])
     assert row["trainable_share"] <= 0.02                          # the chapter's budget for LoRA
     assert row["settings"]["seed"] == 0                             # the first seed's settings
+    from course_utils.train import resolve_amp
+    assert row["settings"]["amp"] == resolve_amp("cpu", "native")   # the precision it trained in
     preds = json.loads((tmp_path / "ft_predictions.json").read_text())
     assert len(preds["lora"]["dev_p_positive"]) == 872
     # SHiRA: LoRA's matrices and count (a sparse update of full rank), batch and rate
@@ -237,3 +239,37 @@ def test_gpu_script_brings_back_each_result_even_after_a_timeout(tmp_path):
     assert (out / "finetune_sst2_gpu.json").is_file()
     bad = run("finetun")
     assert bad.returncode == 2 and "unknown step" in bad.stderr
+
+
+def test_precision_benchmark_times_both_and_keeps_one_entry_per_processor(tmp_path):
+    import os
+
+    out = tmp_path / "prec.json"
+    out.write_text(json.dumps({"processors": [{"processor": {"name": "elsewhere", "native_bf16": True},
+                                               "bf16_time_over_fp32": 0.8}]}))
+    env = {**os.environ, "COURSE_PROFILE": "ci", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "minilm_precision.py"), "--batches", "1", "--rounds", "1",
+           "--out", str(out)]
+    for _ in range(2):                                   # a rerun replaces this processor's entry
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+    entries = json.loads(out.read_text())["processors"]
+    assert [e["processor"]["name"] for e in entries][0] == "elsewhere" and len(entries) == 2
+    e = entries[1]
+    from course_utils.train import has_native_bf16
+    assert e["processor"]["native_bf16"] == has_native_bf16("cpu") and e["steps_per_precision"] == 1
+    t = e["median_step_seconds"]
+    assert e["bf16_time_over_fp32"] == pytest.approx(t["bf16_autocast"] / t["fp32"], rel=0.01)
+    assert e["faster"] == ("bf16 autocast" if t["bf16_autocast"] < t["fp32"] else "fp32")
+    assert e["environment"]["profile"] == "ci" and e["date"]
+
+
+def test_stored_precision_results_agree_with_the_default():
+    """Where bf16 was measured slower than fp32, the default (amp='native') would not have chosen it."""
+    stored = json.loads((ROOT / "results" / "minilm_precision_cpu.json").read_text())["processors"]
+    assert stored
+    for e in stored:
+        t = e["median_step_seconds"]
+        assert e["bf16_time_over_fp32"] == pytest.approx(t["bf16_autocast"] / t["fp32"], rel=0.01)
+        if e["bf16_time_over_fp32"] > 1.5:
+            assert not e["processor"]["native_bf16"], e["processor"]

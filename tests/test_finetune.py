@@ -274,6 +274,10 @@ def test_dropout_setting_and_loraplus_groups(monkeypatch):
         ft.train_classifier(TEXTS, LABELS, method="full", loraplus_ratio=4.0)
     with pytest.raises(ValueError, match="dropout"):
         ft.train_classifier(TEXTS, LABELS, dropout=1.5)
+    monkeypatch.setattr(ft, "load_classifier", lambda: pytest.fail("settings must be checked before loading"))
+    with pytest.raises(ValueError, match="amp"):
+        ft.train_classifier(TEXTS, LABELS, amp="fp8")
+    assert ft.ClassifierConfig().amp == "native"
 
 
 def test_layer_decay_rates_fall_layer_by_layer(monkeypatch):

@@ -117,3 +117,37 @@ def test_bad_amp_and_schedule():
         train(fresh(), batch, TrainConfig(max_steps=1, amp="fp8", progress=False))
     with pytest.raises(ValueError, match="schedule"):
         lr_at(5, TrainConfig(max_steps=10, schedule="step"))
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_amp_settings_follow_the_processors_bf16_support(monkeypatch, native):
+    """'native' is bf16 only where the CPU has bf16 instructions; 'auto' keeps fp32 on any CPU;
+    an explicit 'bf16' is honoured but warns where it would be emulated."""
+    import warnings
+
+    import course_utils.train as tr
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert tr.has_native_bf16("cpu") is native
+    assert tr.resolve_amp("cpu", "native") == ("bf16" if native else "off")
+    assert tr.resolve_amp("cpu", "auto") == "off" and tr.resolve_amp("cpu", "off") == "off"
+    assert tr.resolve_amp("cpu", "bf16") == "bf16"
+    assert tr.autocast_context(torch.device("cpu"), "native")._enabled is native
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(fresh(), batch, TrainConfig(max_steps=1, amp="bf16", progress=False))
+        train(fresh(), batch, TrainConfig(max_steps=1, amp="native", progress=False))
+    slow = [w for w in caught if issubclass(w.category, tr.SlowPrecisionWarning)]
+    assert len(slow) == (0 if native else 1)
+    assert not slow or "amp='native'" in str(slow[0].message)
+
+
+def test_amp_on_a_cpu_with_amx_only(monkeypatch):
+    import course_utils.train as tr
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert tr.resolve_amp("cpu", "native") == "bf16"
+    with pytest.raises(ValueError, match="'native'"):
+        tr.resolve_amp("cpu", "fp16")

@@ -355,7 +355,7 @@ class ClassifierConfig:
     epochs: float = 1.0
     warmup_share: float = 0.06
     schedule: str = "linear"
-    amp: str = "bf16"
+    amp: str = "native"                # bf16 where the hardware computes in bf16, else fp32 (train.resolve_amp)
     max_seconds: float | None = None   # a time budget; the learning rate decays over it
     dropout: float | None = None       # None keeps MiniLM's and peft's 0.1; 0 switches all dropout off
     loraplus_ratio: float | None = None  # LoRA+: the B matrices learn this many times faster than A
@@ -399,7 +399,7 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
     runs out first) and training stops when the budget is spent, however fast the machine is.
     """
     from course_utils.runtime import get_device, seed_everything
-    from course_utils.train import TrainConfig, make_optimizer, train
+    from course_utils.train import TrainConfig, make_optimizer, resolve_amp, train
 
     cfg = config or ClassifierConfig()
     for k, v in overrides.items():
@@ -413,6 +413,7 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
     if cfg.dropout is not None and not 0.0 <= cfg.dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), not {cfg.dropout}")
     device = torch.device(device) if device is not None else get_device()
+    resolve_amp(device, cfg.amp)
     seed_everything(cfg.seed)
     tokenizer, model = load_classifier()
     if cfg.dropout is not None:

@@ -7,6 +7,7 @@ run sees exactly the batches the uninterrupted run would have seen) or from any 
 from __future__ import annotations
 
 import math
+import warnings
 import os
 import sys
 import time
@@ -39,7 +40,7 @@ class TrainConfig:
     grad_clip: float | None = 1.0
     eval_every: int = 100
     eval_batches: int = 10
-    amp: str = "auto"                  # "auto" (bf16 on CUDA), "bf16", "off"
+    amp: str = "auto"                  # "auto" (bf16 on CUDA), "native", "bf16", "off": see resolve_amp
     checkpoint_path: str | None = None
     checkpoint_every: int | None = None
     resume: bool = True
@@ -100,11 +101,56 @@ def lm_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
 
 
+AMP_CHOICES = ("auto", "native", "bf16", "off")
+
+
+class SlowPrecisionWarning(UserWarning):
+    """bf16 autocast was asked for on a processor that has no bf16 arithmetic (it is emulated there)."""
+
+
+def has_native_bf16(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` computes in bf16 natively: a CUDA GPU with bf16 support, or a CPU with
+    AVX512-BF16 or AMX instructions. Elsewhere (most laptop CPUs, Apple silicon, older servers)
+    PyTorch emulates bf16 in fp32 and autocast only adds conversions: a MiniLM training step ran
+    more than ten times *slower* in bf16 than in fp32 on an AVX2-only CPU
+    (benchmarks/minilm_precision.py, results/minilm_precision_cpu.json)."""
+    device = torch.device(device)
+    if device.type == "cuda":   # Ampere and later; a T4 (Colab's free GPU) only emulates bf16
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type != "cpu":
+        return False
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+def resolve_amp(device: torch.device | str, amp: str) -> str:
+    """The precision an ``amp`` setting means on ``device``: ``"bf16"`` or ``"off"`` (fp32).
+
+    ``auto``: bf16 on a CUDA GPU that supports it, fp32 elsewhere (the small models of chapter 3
+    gain little from bf16 on a CPU). ``native``: bf16 wherever the hardware computes in bf16
+    (:func:`has_native_bf16`, CPUs included), fp32 elsewhere. ``bf16`` and ``off`` are taken as given.
+    """
+    if amp not in AMP_CHOICES:
+        raise ValueError(f"amp must be one of {', '.join(map(repr, AMP_CHOICES))}, not {amp!r}")
+    device = torch.device(device)
+    if amp == "auto":
+        return "bf16" if device.type == "cuda" and has_native_bf16(device) else "off"
+    if amp == "native":
+        return "bf16" if has_native_bf16(device) else "off"
+    return amp
+
+
+def warn_if_emulated(device: torch.device | str, amp: str) -> None:
+    """Warn when bf16 autocast is asked for explicitly on a device without bf16 arithmetic."""
+    if amp == "bf16" and not has_native_bf16(device):
+        warnings.warn(f"bf16 autocast on this {torch.device(device).type} is emulated (no AVX512-BF16/AMX "
+                      "instructions) and typically runs several times slower than fp32; pass amp='native' to "
+                      "use bf16 only where the hardware has it, or amp='off'", SlowPrecisionWarning, stacklevel=3)
+
+
 def autocast_context(device: torch.device, amp: str):
-    """An autocast context: bf16 where asked for (``auto`` = bf16 on CUDA only), else a no-op."""
-    use = amp == "bf16" or (amp == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
-    if amp not in ("auto", "bf16", "off"):
-        raise ValueError(f"amp must be 'auto', 'bf16' or 'off', not {amp!r}")
+    """An autocast context: bf16 where :func:`resolve_amp` says so, else a no-op."""
+    use = resolve_amp(device, amp) == "bf16"
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use)
 
 
@@ -217,6 +263,8 @@ def train(model: nn.Module, train_data: BatchSource, cfg: TrainConfig, *,
     Ctrl-C (KeyboardInterrupt) saves a checkpoint (when a path is set) and returns the history.
     """
     device = torch.device(device)
+    resolve_amp(device, cfg.amp)                    # a bad setting fails before any work is done
+    warn_if_emulated(device, cfg.amp)
     model.to(device).train()
     opt = optimizer or make_optimizer(model, cfg)
     history, start = History(), 0

@@ -1,0 +1,129 @@
+"""Chapter 4 benchmark: does bf16 autocast pay off for fine-tuning MiniLM on *this* processor?
+
+    COURSE_PROFILE=cpu flock /tmp/course-cpu.lock python benchmarks/minilm_precision.py
+    COURSE_PROFILE=gpu python benchmarks/minilm_precision.py        # on a CUDA machine
+
+Times full fine-tuning steps of MiniLM on SST-2 (length-bucketed batches of 32, max length 64,
+fused AdamW; forward, backward and optimizer step) in fp32 and under bf16 autocast, the two
+interleaved round by round on the same batches, and reports the median step time of each and
+their ratio. On a CPU with bf16 instructions (AVX512-BF16 or AMX) bf16 can win; on one without
+them PyTorch emulates bf16 and autocast is many times slower, which is why
+``ClassifierConfig(amp="native")`` (the default) only uses bf16 where
+``course_utils.train.has_native_bf16`` says the hardware has it.
+
+Writes results/minilm_precision_<profile>.json, one entry per processor (a rerun on the same kind
+of processor replaces its entry, others are kept), each with the environment record and date.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from course_utils import finetune as ft
+from course_utils.data import load_sst2
+from course_utils.runtime import environment_record, get_device, get_profile, pick, seed_everything
+from course_utils.train import TrainConfig, autocast_context, has_native_bf16, make_optimizer
+
+ROOT = Path(__file__).resolve().parents[1]
+PRECISIONS = ("off", "bf16")
+
+
+def processor(device: torch.device) -> dict:
+    """What decides bf16's speed: the processor's name, its widest vector instructions, bf16 support."""
+    if device.type == "cuda":
+        return {"name": torch.cuda.get_device_name(device), "native_bf16": has_native_bf16(device)}
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"name": name, "vector_isa": torch.backends.cpu.get_cpu_capability(),
+            "native_bf16": has_native_bf16(device)}
+
+
+def step_times(model, batches, device, rounds: int) -> dict[str, list[float]]:
+    """Seconds per training step in each precision, interleaved: each round runs every batch once in each."""
+    opt = make_optimizer(model, TrainConfig(max_steps=1, lr=1e-5, weight_decay=0.01))
+    times: dict[str, list[float]] = {amp: [] for amp in PRECISIONS}
+    model.train()
+    for r in range(rounds + 1):                      # round 0 warms up both paths and is not kept
+        for amp in PRECISIONS:
+            for batch in batches:
+                batch = {k: v.to(device) for k, v in batch.items()}
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                t0 = time.perf_counter()
+                with autocast_context(device, amp):
+                    loss = ft.classification_loss(model, batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                if r:
+                    times[amp].append(time.perf_counter() - t0)
+    return times
+
+
+def measure(n_batches: int, rounds: int) -> dict:
+    device = get_device()
+    seed_everything(0)
+    tok, model = ft.load_classifier()
+    model.to(device)
+    texts, labels = load_sst2("train")
+    batches = ft.bucket_batches(tok, texts[:4000], labels[:4000], batch_size=32, max_length=64, seed=0)[:n_batches]
+    times = step_times(model, batches, device, rounds)
+    median = {amp: statistics.median(t) for amp, t in times.items()}
+    examples = sum(len(b["labels"]) for b in batches)
+    return {"processor": processor(device),
+            "steps_per_precision": len(times["off"]),
+            "mean_tokens_per_batch": round(sum(int(b["attention_mask"].sum()) for b in batches) / len(batches), 1),
+            "median_step_seconds": {"fp32": round(median["off"], 4), "bf16_autocast": round(median["bf16"], 4)},
+            "examples_per_second": {"fp32": round(examples / len(batches) / median["off"], 1),
+                                    "bf16_autocast": round(examples / len(batches) / median["bf16"], 1)},
+            "bf16_time_over_fp32": round(median["bf16"] / median["off"], 3),
+            "faster": "bf16 autocast" if median["bf16"] < median["off"] else "fp32",
+            "environment": environment_record(),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def merge(out: Path, entry: dict) -> dict:
+    """Add ``entry`` to the results file, replacing an earlier one from the same kind of processor."""
+    doc = json.loads(out.read_text()) if out.exists() else {}
+    key = json.dumps(entry["processor"], sort_keys=True)
+    kept = [e for e in doc.get("processors", []) if json.dumps(e["processor"], sort_keys=True) != key]
+    doc.update(benchmark="benchmarks/minilm_precision.py",
+               task="MiniLM full fine-tuning steps on SST-2, fp32 vs bf16 autocast",
+               processors=kept + [entry])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    return doc
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--batches", type=int, default=None, help="batches per round (default per profile)")
+    ap.add_argument("--rounds", type=int, default=None, help="timed rounds (default per profile)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    profile = get_profile()
+    entry = measure(args.batches or pick(ci=2, cpu=4, gpu=20), args.rounds or pick(ci=1, cpu=2, gpu=3))
+    out = args.out or ROOT / "results" / f"minilm_precision_{profile}.json"
+    merge(out, entry)
+    print(json.dumps({k: entry[k] for k in ("processor", "median_step_seconds", "bf16_time_over_fp32", "faster")}))
+    print(f"saved {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
