@@ -5,6 +5,7 @@
 #
 #   bash benchmarks/gpu_profiles.sh                 # both: chapter 3's GPT, then chapter 4's SST-2
 #   FINETUNE_SECONDS=560 bash benchmarks/gpu_profiles.sh finetune   # one step per call, more time
+#   bash benchmarks/gpu_profiles.sh precision       # MiniLM steps in fp32 vs bf16 (about a minute)
 #
 # The device tool stops a command after 600 s, so the default limits (GPT_SECONDS=250: 180 s of
 # training plus start-up and evaluation; FINETUNE_SECONDS=330) add up to less than that, and every
@@ -19,7 +20,8 @@ mkdir -p "$OUT"
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(gpt finetune)
 for step in "${steps[@]}"; do
-  case "$step" in gpt|finetune) ;; *) echo "unknown step '$step': use gpt and/or finetune" >&2; exit 2;; esac
+  case "$step" in gpt|finetune|precision) ;;
+    *) echo "unknown step '$step': use gpt, finetune and/or precision" >&2; exit 2;; esac
 done
 
 bring_back() { cp results/*gpu*.json "$OUT/" 2>/dev/null || true; }
@@ -30,6 +32,7 @@ for step in "${steps[@]}"; do
     gpt) timeout "${GPT_SECONDS:-250}" python benchmarks/gpt_shakespeare.py --profile gpu || echo "gpt_shakespeare failed or timed out" ;;
     # full fine-tuning first: if time runs out during LoRA, full's row is already written
     finetune) timeout "${FINETUNE_SECONDS:-330}" python benchmarks/finetune_sst2.py --methods full lora || echo "finetune_sst2 failed or timed out" ;;
+    precision) timeout "${PRECISION_SECONDS:-150}" python benchmarks/minilm_precision.py || echo "minilm_precision failed or timed out" ;;
   esac
   bring_back
 done

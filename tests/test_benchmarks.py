@@ -227,7 +227,7 @@ def test_gpu_script_brings_back_each_result_even_after_a_timeout(tmp_path):
     bin_dir.mkdir()
     fake = bin_dir / "python"   # stands in for the benchmarks: finetune writes a result, gpt hangs
     fake.write_text("#!/bin/sh\ncase \"$1\" in\n  *finetune*) echo '{}' > results/finetune_sst2_gpu.json ;;\n"
-                    "  *) sleep 30 ;;\nesac\n")
+                    "  *precision*) echo '{}' > results/minilm_precision_gpu.json ;;\n  *) sleep 30 ;;\nesac\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     out = tmp_path / "out"
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "OUT": str(out), "GPT_SECONDS": "1"}
@@ -237,6 +237,7 @@ def test_gpu_script_brings_back_each_result_even_after_a_timeout(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "gpt_shakespeare failed or timed out" in done.stdout
     assert (out / "finetune_sst2_gpu.json").is_file()
+    assert run("precision").returncode == 0 and (out / "minilm_precision_gpu.json").is_file()
     bad = run("finetun")
     assert bad.returncode == 2 and "unknown step" in bad.stderr
 

@@ -64,13 +64,20 @@ def test_unknown_device_or_dtype_warns_and_gives_none(name, dtype):
         assert E.peak_flops(name, dtype) is None
 
 
-def test_cpu_peak_is_a_stated_estimate():
+def test_cpu_peak_is_a_stated_estimate(monkeypatch):
+    import torch
+
     assert E.cpu_peak_flops(2, 2.6e9, 32) == pytest.approx(1.664e11)   # 2 x 2.6e9 x 32
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cpu = E.peak_flops("cpu", "fp32")
     if cpu is not None:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
         assert E.peak_flops("cpu", "bf16") == pytest.approx(2 * cpu)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+        with pytest.warns(UserWarning, match="emulates bf16"):    # no bf16 peak without bf16 instructions
+            assert E.peak_flops("cpu", "bf16") is None
     with pytest.raises(ValueError, match="clock_hz"):
         E.cpu_peak_flops(2, 2.6, 32)   # GHz instead of Hz
 

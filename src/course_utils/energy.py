@@ -144,6 +144,12 @@ def peak_flops(device_name: str, dtype: str = "bf16") -> float | None:
         if clock is None or dtype not in CPU_FLOPS_PER_CYCLE:
             warnings.warn(f"no CPU peak estimate for dtype {dtype!r} (clock known: {clock is not None})", stacklevel=2)
             return None
+        from course_utils.train import has_native_bf16
+
+        if dtype == "bf16" and not has_native_bf16("cpu"):
+            warnings.warn("this CPU has no bf16 instructions (AVX512-BF16/AMX): it emulates bf16, so there "
+                          "is no bf16 peak; use the fp32 peak", stacklevel=2)
+            return None
         return cpu_peak_flops(os.cpu_count() or 1, clock, CPU_FLOPS_PER_CYCLE[dtype])
     for acc in ACCELERATORS:
         if re.search(acc.pattern, device_name, re.I):
