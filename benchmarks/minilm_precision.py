@@ -9,7 +9,7 @@ interleaved round by round on the same batches, and reports the median step time
 their ratio. On a CPU with bf16 instructions (AVX512-BF16 or AMX) bf16 can win; on one without
 them PyTorch emulates bf16 and autocast is many times slower, which is why
 ``ClassifierConfig(amp="native")`` (the default) only uses bf16 where
-``course_utils.train.has_native_bf16`` says the hardware has it.
+``course_utils.runtime.has_native_bf16`` says the hardware has it.
 
 Writes results/minilm_precision_<profile>.json, one entry per processor (a rerun on the same kind
 of processor replaces its entry, others are kept), each with the environment record and date.
@@ -29,8 +29,9 @@ import torch
 
 from course_utils import finetune as ft
 from course_utils.data import load_sst2
-from course_utils.runtime import environment_record, get_device, get_profile, pick, seed_everything
-from course_utils.train import TrainConfig, autocast_context, has_native_bf16, make_optimizer
+from course_utils.runtime import (environment_record, get_device, get_profile, has_native_bf16, pick,
+                                  seed_everything)
+from course_utils.train import TrainConfig, autocast_context, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ("off", "bf16")

@@ -57,3 +57,16 @@ def test_banner_prints_and_returns(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert rec["profile"] == "ci" and "profile: ci" in out
     assert rec["torch"] == torch.__version__ and torch.__version__ in out
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_records_say_whether_the_processor_has_bf16_instructions(capsys, monkeypatch, native):
+    """Result files and banners record bf16 support: the same CPU model name can come with or
+    without it (the course's machines differ), and it decides which precision trains faster."""
+    monkeypatch.setenv("COURSE_PROFILE", "ci")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert runtime.environment_record()["bf16_instructions"] is native
+    runtime.banner(seed=None)
+    out = capsys.readouterr().out
+    assert f"bf16 instructions: {'yes' if native else 'no'}" in out and "bf16_instructions" not in out

@@ -144,7 +144,7 @@ def peak_flops(device_name: str, dtype: str = "bf16") -> float | None:
         if clock is None or dtype not in CPU_FLOPS_PER_CYCLE:
             warnings.warn(f"no CPU peak estimate for dtype {dtype!r} (clock known: {clock is not None})", stacklevel=2)
             return None
-        from course_utils.train import has_native_bf16
+        from course_utils.runtime import has_native_bf16
 
         if dtype == "bf16" and not has_native_bf16("cpu"):
             warnings.warn("this CPU has no bf16 instructions (AVX512-BF16/AMX): it emulates bf16, so there "

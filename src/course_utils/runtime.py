@@ -83,6 +83,21 @@ def device_name(device: torch.device | None = None) -> str:
     return f"{cpu} ({os.cpu_count()} logical cores)"
 
 
+def has_native_bf16(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` computes in bf16 natively: a CUDA GPU with bf16 support, or a CPU with
+    AVX512-BF16 or AMX instructions. Elsewhere (most laptop CPUs, Apple silicon, older servers)
+    PyTorch emulates bf16 in fp32 and autocast only adds conversions: a MiniLM training step ran
+    more than ten times *slower* in bf16 than in fp32 on an AVX2-only CPU
+    (benchmarks/minilm_precision.py, results/minilm_precision_cpu.json)."""
+    device = torch.device(device)
+    if device.type == "cuda":   # Ampere and later; a T4 (Colab's free GPU) only emulates bf16
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type != "cpu":
+        return False
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and the main libraries, for result files and banners."""
     out = {"python": platform.python_version(), "torch": torch.__version__}
@@ -97,7 +112,9 @@ def versions() -> dict[str, str]:
 def environment_record() -> dict[str, object]:
     """Profile, device and versions in one dict: stored with every measured result."""
     profile = get_profile()
-    return {"profile": profile, "device": device_name(get_device(profile)), **versions()}
+    device = get_device(profile)
+    return {"profile": profile, "device": device_name(device), "bf16_instructions": has_native_bf16(device),
+            **versions()}
 
 
 def banner(seed: int | None = 0) -> dict[str, object]:
@@ -108,8 +125,9 @@ def banner(seed: int | None = 0) -> dict[str, object]:
     others = {"ci": "tiny sizes for automated tests", "cpu": "a laptop, minutes per chapter",
               "gpu": "a CUDA GPU (Colab), the sizes behind the headline numbers"}
     print(f"profile: {rec['profile']}  ({others[str(rec['profile'])]})")
-    print(f"device:  {rec['device']}")
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in rec.items() if k not in ("profile", "device")))
+    print(f"device:  {rec['device']}; bf16 instructions: {'yes' if rec['bf16_instructions'] else 'no'}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in rec.items()
+                                   if k not in ("profile", "device", "bf16_instructions")))
     if seed is not None:
         print(f"seed:    {seed}")
     return rec

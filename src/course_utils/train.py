@@ -7,10 +7,10 @@ run sees exactly the batches the uninterrupted run would have seen) or from any 
 from __future__ import annotations
 
 import math
-import warnings
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from itertools import cycle
 from pathlib import Path
@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from course_utils.runtime import has_native_bf16
 
 Batch = Any
 BatchSource = Callable[[int], Batch] | Iterable[Batch]
@@ -106,21 +108,6 @@ AMP_CHOICES = ("auto", "native", "bf16", "off")
 
 class SlowPrecisionWarning(UserWarning):
     """bf16 autocast was asked for on a processor that has no bf16 arithmetic (it is emulated there)."""
-
-
-def has_native_bf16(device: torch.device | str = "cpu") -> bool:
-    """Whether ``device`` computes in bf16 natively: a CUDA GPU with bf16 support, or a CPU with
-    AVX512-BF16 or AMX instructions. Elsewhere (most laptop CPUs, Apple silicon, older servers)
-    PyTorch emulates bf16 in fp32 and autocast only adds conversions: a MiniLM training step ran
-    more than ten times *slower* in bf16 than in fp32 on an AVX2-only CPU
-    (benchmarks/minilm_precision.py, results/minilm_precision_cpu.json)."""
-    device = torch.device(device)
-    if device.type == "cuda":   # Ampere and later; a T4 (Colab's free GPU) only emulates bf16
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
-    if device.type != "cpu":
-        return False
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 
 
 def resolve_amp(device: torch.device | str, amp: str) -> str:
