@@ -151,3 +151,15 @@ def test_amp_on_a_cpu_with_amx_only(monkeypatch):
     assert tr.resolve_amp("cpu", "native") == "bf16"
     with pytest.raises(ValueError, match="'native'"):
         tr.resolve_amp("cpu", "fp16")
+
+
+def test_emulated_bf16_warning_names_the_hardware(monkeypatch):
+    import course_utils.train as tr
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(tr.SlowPrecisionWarning, match="CPU without AVX512-BF16 or AMX"):
+        tr.warn_if_emulated("cpu", "bf16")
+    with pytest.warns(tr.SlowPrecisionWarning, match="GPU older than Ampere"):
+        tr.warn_if_emulated("cuda", "bf16")
