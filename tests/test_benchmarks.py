@@ -278,8 +278,9 @@ def test_stored_precision_results_agree_with_the_default():
 
 def test_stored_second_processor_rows_match_the_notebook_text():
     """Notebook 4.5 ("The same 4 minutes on another processor") describes these stored runs: fp32 on a
-    CPU without bf16 instructions, some three to four times fewer examples per second than the table's
-    rows, full fine-tuning below the 0.89 target and LoRA within a tenth or so of a point of it."""
+    CPU without bf16 instructions, two seeds each, some three to four times fewer examples per second
+    than the table's rows, full fine-tuning about three points lower (below the 0.89 target) and LoRA
+    level with it (within half a point, the two seeds' spread being larger)."""
     main = {r["method"]: r for r in json.loads((ROOT / "results" / "finetune_sst2_cpu.json").read_text())["rows"]}
     other = json.loads((ROOT / "results" / "finetune_sst2_avx2_cpu.json").read_text())
     rows = {r["method"]: r for r in other["rows"]}
@@ -291,7 +292,12 @@ def test_stored_second_processor_rows_match_the_notebook_text():
         for key in ("lr", "batch_size", "rank", "lora_layers", "dropout"):
             assert rows[m]["settings"][key] == main[m]["settings"][key], (m, key)
     assert rows["full"]["dev_accuracy"] < 0.89 and main["full"]["dev_accuracy"] - rows["full"]["dev_accuracy"] > 0.025
-    assert abs(rows["full"]["dev_accuracy"] - rows["lora"]["dev_accuracy"]) <= 0.002
+    assert other["environment"]["bf16_instructions"] is False
+    assert all(len(rows[m]["dev_accuracy_per_seed"]) == 2 for m in ("full", "lora"))
+    assert 0.025 < main["full"]["dev_accuracy"] - rows["full"]["dev_accuracy"] < 0.035      # "about three points"
+    assert abs(rows["full"]["dev_accuracy"] - rows["lora"]["dev_accuracy"]) <= 0.005
+    assert abs(rows["full"]["test_accuracy"] - rows["lora"]["test_accuracy"]) <= 0.005
+    assert 0.15 <= rows["full"]["examples_seen"] / rows["full"]["train_examples"] <= 0.25   # "about a fifth"
     assert 1.5 <= rows["lora"]["examples_seen"] / rows["full"]["examples_seen"] <= 2.0
     precision = json.loads((ROOT / "results" / "minilm_precision_cpu.json").read_text())["processors"]
     assert any(not e["processor"]["native_bf16"] and e["faster"] == "fp32" for e in precision)
