@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import statistics
 import sys
 import time
@@ -29,8 +28,8 @@ import torch
 
 from course_utils import finetune as ft
 from course_utils.data import load_sst2
-from course_utils.runtime import (environment_record, get_device, get_profile, has_native_bf16, pick,
-                                  seed_everything)
+from course_utils.runtime import (cpu_model, environment_record, get_device, get_profile, has_native_bf16,
+                                  pick, seed_everything)
 from course_utils.train import TrainConfig, autocast_context, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,15 +40,7 @@ def processor(device: torch.device) -> dict:
     """What decides bf16's speed: the processor's name, its widest vector instructions, bf16 support."""
     if device.type == "cuda":
         return {"name": torch.cuda.get_device_name(device), "native_bf16": has_native_bf16(device)}
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"name": name, "vector_isa": torch.backends.cpu.get_cpu_capability(),
+    return {"name": cpu_model(), "vector_isa": torch.backends.cpu.get_cpu_capability(),
             "native_bf16": has_native_bf16(device)}
 
 

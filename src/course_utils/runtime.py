@@ -66,21 +66,25 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def device_name(device: torch.device | None = None) -> str:
-    """A human-readable name of the device: the GPU model, or the CPU model and core count."""
-    device = device or get_device()
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else what ``platform`` knows)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{cpu} ({os.cpu_count()} logical cores)"
+    return cpu
+
+
+def device_name(device: torch.device | None = None) -> str:
+    """A human-readable name of the device: the GPU model, or the CPU model and core count."""
+    device = device or get_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()} ({os.cpu_count()} logical cores)"
 
 
 def has_native_bf16(device: torch.device | str = "cpu") -> bool:
