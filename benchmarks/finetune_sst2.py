@@ -9,8 +9,9 @@ what one would tune on; test accuracy is reported once, here.
 
 Profiles: ci = a few hundred examples (a smoke test); cpu = 4 minutes of training per method on
 a laptop CPU (bf16 autocast where the CPU has bf16 instructions, fp32 elsewhere; length-bucketed
-batches, max length 64, fused AdamW, the learning rate decaying over the 4 minutes); gpu = the full training set for 3 epochs, with the method
-settings of the "passes" recipe (RECIPES below; ``--recipe`` chooses one in any profile).
+batches, max length 64, fused AdamW, the learning rate decaying over the 4 minutes); gpu = the full
+training set for 3 epochs, with the method settings of the "passes" recipe (RECIPES below;
+``--recipe`` chooses one in any profile).
 
     python benchmarks/finetune_sst2.py --methods lora --lr 3e-3 --set rank=8 warmup_share=0.1
     python benchmarks/finetune_sst2.py --methods lora --set rank=7 lora_layers=all   # LoRA in every layer
@@ -150,7 +151,8 @@ def run_one(method: str, lr: float | None, overrides: dict | None = None, recipe
                    samples_per_second=round(hist.items / hist.seconds, 1), stopped=hist.stopped,
                    load_and_eval_seconds=round(time.perf_counter() - t0 - seconds, 1), total_params=int(total),
                    settings={"lr": cfg.lr or ft.DEFAULT_LR[method], "batch_size": cfg.batch_size,
-                             "max_length": cfg.max_length, "amp": resolve_amp(device, cfg.amp), "schedule": cfg.schedule,
+                             "max_length": cfg.max_length, "amp": resolve_amp(device, cfg.amp),
+                             "schedule": cfg.schedule,
                              "warmup_share": cfg.warmup_share, "rank": cfg.rank if method in ft.LAYERED else None,
                              "lora_targets": list(cfg.target_modules) if method in ft.LAYERED else None,
                              "lora_layers": (list(cfg.lora_layers) if cfg.lora_layers is not None else "all")
