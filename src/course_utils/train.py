@@ -253,7 +253,7 @@ def train(model: nn.Module, train_data: BatchSource, cfg: TrainConfig, *,
     Ctrl-C (KeyboardInterrupt) saves a checkpoint (when a path is set) and returns the history.
     """
     device = torch.device(device)
-    resolve_amp(device, cfg.amp)                    # a bad setting fails before any work is done
+    amp = resolve_amp(device, cfg.amp)              # once, before any work: "bf16" or "off" from here on
     warn_if_emulated(device, cfg.amp)
     model.to(device).train()
     opt = optimizer or make_optimizer(model, cfg)
@@ -266,7 +266,7 @@ def train(model: nn.Module, train_data: BatchSource, cfg: TrainConfig, *,
     def run_eval(step: int) -> None:
         history.eval_step.append(step)
         for name, src in eval_data.items():
-            loss = evaluate(model, src, cfg.eval_batches, device, loss_fn, cfg.amp)
+            loss = evaluate(model, src, cfg.eval_batches, device, loss_fn, amp)
             history.eval_loss.setdefault(name, []).append(loss)
 
     bar = progress(cfg.max_steps, start, enabled=cfg.progress)
@@ -280,7 +280,7 @@ def train(model: nn.Module, train_data: BatchSource, cfg: TrainConfig, *,
             for group in opt.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
             batch = _to(get(step), device)
-            with autocast_context(device, cfg.amp):
+            with autocast_context(device, amp):
                 loss = loss_fn(model, batch)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
