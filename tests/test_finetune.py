@@ -68,6 +68,26 @@ def test_embed_is_the_same_with_or_without_padding_partners(fresh):
         ft.embed(enc, tok, ["x"], pooling="max")
 
 
+def test_inference_sorts_by_length_but_answers_in_the_texts_order(fresh):
+    tok, model = fresh
+    rng = np.random.default_rng(1)
+    texts = [" ".join(["word"] * int(n)) + f" {i}" for i, n in enumerate(rng.integers(1, 40, size=70))]
+    batches = ft.length_sorted_batches(tok, texts, batch_size=16)
+    assert sorted(i for idx, _ in batches for i in idx) == list(range(len(texts)))   # each text once
+    plain = [ft.encode(tok, texts[s:s + 16]) for s in range(0, len(texts), 16)]
+    assert ft.padding_share([b for _, b in batches]) < 0.5 * ft.padding_share(plain)
+    for idx, b in batches:   # a batch's rows are the texts at its positions
+        assert tok.batch_decode(b["input_ids"], skip_special_tokens=True) == [texts[i] for i in idx]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ft.UntrainedHeadWarning)
+        together = ft.predict_proba(model, tok, texts, batch_size=16)
+        one_by_one = np.concatenate([ft.predict_proba(model, tok, [t]) for t in texts[:12]])
+    assert np.allclose(together[:12], one_by_one, atol=1e-5)
+    vectors = ft.embed(model.base_model, tok, texts, batch_size=16)
+    assert np.allclose(vectors[5], ft.embed(model.base_model, tok, [texts[5]])[0], atol=1e-5)
+    assert ft.predict_proba(model, tok, []).shape == (0, 2) and ft.embed(model.base_model, tok, []).shape[0] == 0
+
+
 def test_confusion_matrix_and_confidently_wrong():
     from sklearn.metrics import confusion_matrix
 

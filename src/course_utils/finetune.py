@@ -83,6 +83,24 @@ def bucket_batches(tokenizer, texts: Sequence[str], labels: Sequence[int], batch
     return batches
 
 
+def length_sorted_batches(tokenizer, texts: Sequence[str], batch_size: int = 64,
+                          max_length: int = DEFAULT_MAX_LENGTH) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
+    """Inference batches of texts of similar token length: ``(positions in texts, padded batch)`` pairs.
+
+    Each batch is padded only to its own longest text, so sorting first wastes little compute on
+    padding (on SST-2's dev set, half the time of batches in file order). Put each batch's outputs
+    back at its positions to keep the texts' order.
+    """
+    if isinstance(texts, str):
+        raise TypeError("expected a list of texts, not one string: wrap it as [text]")
+    texts = [str(t) for t in texts]
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"] if texts else []
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+    return [(order[s:s + batch_size], encode(tokenizer, [texts[i] for i in order[s:s + batch_size]],
+                                             max_length=max_length))
+            for s in range(0, len(order), batch_size)]
+
+
 def padding_share(batches: Sequence[dict[str, torch.Tensor]]) -> float:
     """Fraction of token positions in the batches that are padding (wasted compute)."""
     total = sum(b["attention_mask"].numel() for b in batches)
@@ -165,17 +183,16 @@ def predict_proba(model: nn.Module, tokenizer, texts: Sequence[str], batch_size:
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    chunks = []
-    for s in range(0, len(texts), batch_size):
-        batch = {k: v.to(device) for k, v in encode(tokenizer, texts[s:s + batch_size],
-                                                    max_length=max_length).items()}
+    n_labels = int(getattr(getattr(model, "config", None), "num_labels", 2))
+    probs = np.zeros((len(texts), n_labels), dtype=np.float32)
+    for idx, batch in length_sorted_batches(tokenizer, texts, batch_size, max_length):
+        batch = {k: v.to(device) for k, v in batch.items()}
         with autocast_context(device, amp):
             out = model(**batch)
         logits = out.logits if hasattr(out, "logits") else out
-        chunks.append(torch.softmax(logits.float(), -1).cpu())
+        probs[idx] = torch.softmax(logits.float(), -1).cpu().numpy()
     model.train(was_training)
-    n_labels = int(getattr(getattr(model, "config", None), "num_labels", 2))
-    return torch.cat(chunks).numpy() if chunks else np.zeros((0, n_labels), dtype=np.float32)
+    return probs
 
 
 def classify(model: nn.Module, tokenizer, texts: Sequence[str], **kwargs: Any) -> list[str]:
@@ -192,12 +209,16 @@ def embed(encoder: nn.Module, tokenizer, texts: Sequence[str], pooling: str = "m
         raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
     encoder.eval()
     device = next(encoder.parameters()).device
-    out = []
-    for s in range(0, len(texts), batch_size):
-        b = {k: v.to(device) for k, v in encode(tokenizer, texts[s:s + batch_size], max_length=max_length).items()}
-        hidden = encoder(**b).last_hidden_state
-        out.append(pool(hidden, b["attention_mask"]).float().cpu())
-    return torch.cat(out).numpy()
+    out = None
+    for idx, b in length_sorted_batches(tokenizer, texts, batch_size, max_length):
+        b = {k: v.to(device) for k, v in b.items()}
+        vectors = pool(encoder(**b).last_hidden_state, b["attention_mask"]).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        out[idx] = vectors
+    if out is None:   # no texts
+        out = np.zeros((0, int(getattr(getattr(encoder, "config", None), "hidden_size", 0))), dtype=np.float32)
+    return out
 
 
 # ---------------------------------------------------------------- evaluation
