@@ -90,14 +90,13 @@ def measure(n_batches: int, rounds: int) -> dict:
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def merge(out: Path, entry: dict) -> dict:
+def merge(out: Path, entry: dict, benchmark: str = "benchmarks/minilm_precision.py",
+          task: str = "MiniLM full fine-tuning steps on SST-2, fp32 vs bf16 autocast") -> dict:
     """Add ``entry`` to the results file, replacing an earlier one from the same kind of processor."""
     doc = json.loads(out.read_text()) if out.exists() else {}
     key = json.dumps(entry["processor"], sort_keys=True)
     kept = [e for e in doc.get("processors", []) if json.dumps(e["processor"], sort_keys=True) != key]
-    doc.update(benchmark="benchmarks/minilm_precision.py",
-               task="MiniLM full fine-tuning steps on SST-2, fp32 vs bf16 autocast",
-               processors=kept + [entry])
+    doc.update(benchmark=benchmark, task=task, processors=kept + [entry])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")
     return doc
