@@ -86,6 +86,10 @@ def test_inference_sorts_by_length_but_answers_in_the_texts_order(fresh):
     vectors = ft.embed(model.base_model, tok, texts, batch_size=16)
     assert np.allclose(vectors[5], ft.embed(model.base_model, tok, [texts[5]])[0], atol=1e-5)
     assert ft.predict_proba(model, tok, []).shape == (0, 2) and ft.embed(model.base_model, tok, []).shape[0] == 0
+    _, three = ft.load_classifier(num_labels=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ft.UntrainedHeadWarning)
+        assert ft.predict_proba(three, tok, texts[:5]).shape == (5, 3)   # one column per class
 
 
 def test_confusion_matrix_and_confidently_wrong():

@@ -183,15 +183,18 @@ def predict_proba(model: nn.Module, tokenizer, texts: Sequence[str], batch_size:
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    n_labels = int(getattr(getattr(model, "config", None), "num_labels", 2))
-    probs = np.zeros((len(texts), n_labels), dtype=np.float32)
+    probs = None
     for idx, batch in length_sorted_batches(tokenizer, texts, batch_size, max_length):
         batch = {k: v.to(device) for k, v in batch.items()}
         with autocast_context(device, amp):
             out = model(**batch)
         logits = out.logits if hasattr(out, "logits") else out
+        if probs is None:   # as many columns as the model has outputs
+            probs = np.zeros((len(texts), logits.shape[-1]), dtype=np.float32)
         probs[idx] = torch.softmax(logits.float(), -1).cpu().numpy()
     model.train(was_training)
+    if probs is None:   # no texts
+        probs = np.zeros((0, int(getattr(getattr(model, "config", None), "num_labels", 2))), dtype=np.float32)
     return probs
 
 
