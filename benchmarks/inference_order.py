@@ -40,12 +40,12 @@ BATCH = 64
 @torch.no_grad()
 def embed_in_file_order(encoder, tokenizer, texts, device) -> tuple[np.ndarray, float]:
     """Mean-pooled vectors with batches taken as the texts come, and the share of padding in them."""
-    out, real, total = [], 0, 0
+    out, batches = [], []
     for s in range(0, len(texts), BATCH):
         b = {k: v.to(device) for k, v in ft.encode(tokenizer, texts[s:s + BATCH]).items()}
         out.append(ft.mean_pool(encoder(**b).last_hidden_state, b["attention_mask"]).float().cpu().numpy())
-        real, total = real + int(b["attention_mask"].sum()), total + b["attention_mask"].numel()
-    return np.concatenate(out), 1 - real / total
+        batches.append(b)
+    return np.concatenate(out), ft.padding_share(batches)
 
 
 def timed(fn, device):

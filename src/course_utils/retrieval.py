@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from course_utils.finetune import mean_pool  # chapter 4's pooling: average of the non-padding tokens
+from course_utils.finetune import length_sorted_batches, mean_pool  # chapter 4's batching and pooling
 
 DEFAULT_PATTERNS = ("book/*.md", "chapters/*/index.md", "chapters/*/[0-9]*.ipynb")
 # Pages that list other pages' words without explaining anything (they would win every query).
@@ -132,12 +132,9 @@ def embed(texts: Sequence[str], tokenizer=None, model=None, batch_size: int = 32
         tokenizer, model = load_minilm()
     model.eval()
     device = next(model.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths: less padding
     out = torch.empty(len(texts), model.config.hidden_size)
-    for s in range(0, len(texts), batch_size):
-        idx = order[s:s + batch_size]
-        enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                        max_length=max_length, return_tensors="pt").to(device)
+    for idx, enc in length_sorted_batches(tokenizer, texts, batch_size, max_length):   # similar lengths: less padding
+        enc = {k: v.to(device) for k, v in enc.items()}
         hidden = model(**enc).last_hidden_state
         out[idx] = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).float().cpu()
     return out
