@@ -6,7 +6,11 @@
 Times full fine-tuning steps of MiniLM on SST-2 (length-bucketed batches of 32, max length 64,
 fused AdamW; forward, backward and optimizer step) in fp32 and under bf16 autocast, the two
 interleaved round by round on the same batches, and reports the median step time of each and
-their ratio. On a CPU with bf16 instructions (AVX512-BF16 or AMX) bf16 can win; on one without
+their ratio. It also counts the step's floating-point operations in matrix products (torch's
+``FlopCounterMode``) and times the same kinds of matrix products called on their own, so the entry says
+how close a step comes to the arithmetic rate the processor reaches at those shapes: a step that
+runs near it is compute-bound, and only fewer multiplications or faster ones can speed it up.
+On a CPU with bf16 instructions (AVX512-BF16 or AMX) bf16 can win; on one without
 them PyTorch emulates bf16 and autocast is many times slower, which is why
 ``ClassifierConfig(amp="native")`` (the default) only uses bf16 where
 ``course_utils.runtime.has_native_bf16`` says the hardware has it.
@@ -68,7 +72,43 @@ def step_times(model, batches, device, rounds: int) -> dict[str, list[float]]:
     return times
 
 
-def measure(n_batches: int, rounds: int) -> dict:
+def step_flops(model, batch: dict[str, torch.Tensor]) -> int:
+    """Floating-point operations in the matrix products of one forward and backward pass (FlopCounterMode;
+    elementwise work and the optimizer step are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.zero_grad(set_to_none=True)
+    with FlopCounterMode(display=False) as counter:
+        ft.classification_loss(model, batch).backward()
+    model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
+
+
+def matmul_rate(rows: int, hidden: int, ffn: int, device: torch.device, amp: str, repeats: int) -> float:
+    """GFLOP/s of one Transformer layer's forward matrix products (four hidden x hidden, one hidden x ffn,
+    one ffn x hidden) on ``rows`` token rows, called on their own as the step calls them (``F.linear`` on
+    fp32 tensors under the same autocast setting, casts included): what this processor and library reach
+    at the shapes a training step multiplies (median of ``repeats`` timings after one warm-up)."""
+    g = torch.Generator().manual_seed(0)
+    shapes = [(hidden, hidden)] * 4 + [(hidden, ffn), (ffn, hidden)]
+    pairs = [(torch.randn(rows, k, generator=g).to(device), torch.randn(n, k, generator=g).to(device))
+             for k, n in shapes]
+    times = []
+    for r in range(repeats + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        with torch.no_grad(), autocast_context(device, amp):
+            for x, w in pairs:
+                torch.nn.functional.linear(x, w)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if r:
+            times.append(time.perf_counter() - t0)
+    return sum(2 * rows * k * n for k, n in shapes) / statistics.median(times) / 1e9
+
+
+def measure(n_batches: int, rounds: int, matmul_repeats: int = 10) -> dict:
     device = get_device()
     seed_everything(0)
     tok, model = ft.load_classifier()
@@ -78,6 +118,13 @@ def measure(n_batches: int, rounds: int) -> dict:
     times = step_times(model, batches, device, rounds)
     median = {amp: statistics.median(t) for amp, t in times.items()}
     examples = sum(len(b["labels"]) for b in batches)
+    flops = [step_flops(model, {k: v.to(device) for k, v in b.items()}) for b in batches]
+    # each round ran every batch once in each precision: the rate is all the work over all the time
+    achieved = {amp: sum(flops) * rounds / sum(t) / 1e9 for amp, t in times.items()}
+    rows = round(statistics.mean(b["input_ids"].numel() for b in batches))   # padded tokens: all are computed
+    hidden, ffn = model.config.hidden_size, model.config.intermediate_size
+    reference = {amp: matmul_rate(rows, hidden, ffn, device, amp, matmul_repeats) for amp in PRECISIONS}
+    label = {"off": "fp32", "bf16": "bf16_autocast"}
     return {"processor": processor(device),
             "steps_per_precision": len(times["off"]),
             "mean_tokens_per_batch": round(sum(int(b["attention_mask"].sum()) for b in batches) / len(batches), 1),
@@ -86,6 +133,11 @@ def measure(n_batches: int, rounds: int) -> dict:
                                     "bf16_autocast": round(examples / len(batches) / median["bf16"], 1)},
             "bf16_time_over_fp32": round(median["bf16"] / median["off"], 3),
             "faster": "bf16 autocast" if median["bf16"] < median["off"] else "fp32",
+            "matmul_gflop_per_step": round(statistics.mean(flops) / 1e9, 2),
+            "padded_tokens_per_batch": rows,
+            "step_gflops_per_second": {label[a]: round(v, 2) for a, v in achieved.items()},
+            "matmul_alone_gflops_per_second": {label[a]: round(v, 2) for a, v in reference.items()},
+            "step_share_of_matmul_rate": {label[a]: round(achieved[a] / reference[a], 3) for a in achieved},
             "environment": environment_record(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
@@ -109,10 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     profile = get_profile()
-    entry = measure(args.batches or pick(ci=2, cpu=4, gpu=20), args.rounds or pick(ci=1, cpu=2, gpu=3))
+    entry = measure(args.batches or pick(ci=2, cpu=4, gpu=20), args.rounds or pick(ci=1, cpu=2, gpu=3),
+                    matmul_repeats=pick(ci=2, cpu=10, gpu=20))
     out = args.out or ROOT / "results" / f"minilm_precision_{profile}.json"
     merge(out, entry)
-    print(json.dumps({k: entry[k] for k in ("processor", "median_step_seconds", "bf16_time_over_fp32", "faster")}))
+    print(json.dumps({k: entry[k] for k in ("processor", "median_step_seconds", "bf16_time_over_fp32", "faster",
+                                            "step_gflops_per_second", "matmul_alone_gflops_per_second")}))
     print(f"saved {out}", file=sys.stderr)
 
 

@@ -269,6 +269,17 @@ def test_precision_benchmark_times_both_and_keeps_one_entry_per_processor(tmp_pa
     assert e["bf16_time_over_fp32"] == pytest.approx(t["bf16_autocast"] / t["fp32"], rel=0.01)
     assert e["faster"] == ("bf16 autocast" if t["bf16_autocast"] < t["fp32"] else "fp32")
     assert e["environment"]["profile"] == "ci" and e["date"]
+    # the counted work agrees with MiniLM's shapes worked out by hand: per token, each of 6 layers
+    # multiplies by 4 matrices of 384 x 384 and 2 of 384 x 1536; forward 2 FLOPs per weight, backward 4
+    per_token = 6 * 6 * (4 * 384 * 384 + 2 * 384 * 1536)
+    by_hand = per_token * e["padded_tokens_per_batch"] / 1e9
+    assert by_hand <= e["matmul_gflop_per_step"] <= 1.1 * by_hand   # + attention scores and the pooler
+    # one batch, one round: the step's rate is its work over its time, and the share is the ratio of rates
+    rate, alone = e["step_gflops_per_second"], e["matmul_alone_gflops_per_second"]
+    assert rate["fp32"] == pytest.approx(e["matmul_gflop_per_step"] / t["fp32"], rel=0.02)
+    for k in ("fp32", "bf16_autocast"):
+        share = e["step_share_of_matmul_rate"][k]
+        assert alone[k] > 0 and share == pytest.approx(rate[k] / alone[k], rel=0.02, abs=0.005)
 
 
 def test_stored_precision_results_agree_with_the_default():
@@ -307,6 +318,28 @@ def test_stored_second_processor_rows_match_the_notebook_text():
     assert 1.5 <= rows["lora"]["examples_seen"] / rows["full"]["examples_seen"] <= 2.0
     precision = json.loads((ROOT / "results" / "minilm_precision_cpu.json").read_text())["processors"]
     assert any(not e["processor"]["native_bf16"] and e["faster"] == "fp32" for e in precision)
+
+
+def test_stored_step_rates_back_the_compute_bound_claim():
+    """Notebook 4.3 ("Is a step limited by arithmetic?") and 4.5 say: on the processor without bf16
+    instructions an fp32 step runs at about four fifths of its matrix products' own rate (so it could be
+    at most 20 to 30 % faster), bf16 autocast's products alone are several times slower than fp32's, and
+    the table's 4 minutes would need more extra speed than multiplying alone could give."""
+    precision = json.loads((ROOT / "results" / "minilm_precision_cpu.json").read_text())["processors"]
+    fp32_cpus = [e for e in precision if not e["processor"]["native_bf16"] and "step_share_of_matmul_rate" in e]
+    assert fp32_cpus
+    main = {r["method"]: r for r in json.loads((ROOT / "results" / "finetune_sst2_cpu.json").read_text())["rows"]}
+    other = {r["method"]: r for r in
+             json.loads((ROOT / "results" / "finetune_sst2_avx2_cpu.json").read_text())["rows"]}
+    need = main["full"]["samples_per_second"] / other["full"]["samples_per_second"]
+    for e in fp32_cpus:
+        share = e["step_share_of_matmul_rate"]["fp32"]
+        assert 0.7 <= share <= 0.85 and 1.2 <= 1 / share <= 1.4           # "about four fifths", "20 to 30 %"
+        alone = e["matmul_alone_gflops_per_second"]
+        assert alone["fp32"] / alone["bf16_autocast"] >= 3                  # "several times slower"
+        assert need > 2 / share                                              # far beyond what multiplying gives
+    readme = (ROOT / "README.md").read_text()
+    assert f"step ran\nat {round(100 * fp32_cpus[-1]['step_share_of_matmul_rate']['fp32'])} % of it" in readme
 
 
 def test_inference_order_benchmark_times_both_orders_with_the_same_vectors(tmp_path):
