@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from course_utils.models import load_minilm
 from course_utils.runtime import environment_record, get_device, get_profile, pick
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from minilm_precision import merge, processor  # noqa: E402  (the same processor key and per-processor file)
+from minilm_precision import merge, processor, timed  # noqa: E402  (the same processor key, per-processor file and timer)
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 64
@@ -46,16 +45,6 @@ def embed_in_file_order(encoder, tokenizer, texts, device) -> tuple[np.ndarray, 
         out.append(ft.mean_pool(encoder(**b).last_hidden_state, b["attention_mask"]).float().cpu().numpy())
         batches.append(b)
     return np.concatenate(out), ft.padding_share(batches)
-
-
-def timed(fn, device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    result = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return result, time.perf_counter() - t0
 
 
 def measure(n: int) -> dict:

@@ -48,6 +48,17 @@ def processor(device: torch.device) -> dict:
             "native_bf16": has_native_bf16(device)}
 
 
+def timed(fn, device: torch.device):
+    """(fn(), seconds it took), waiting for a GPU to finish its queued work before and after."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    result = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return result, time.perf_counter() - t0
+
+
 def step_times(model, batches, device, rounds: int) -> dict[str, list[float]]:
     """Seconds per training step in each precision, interleaved: each round runs every batch once in each."""
     opt = make_optimizer(model, TrainConfig(max_steps=1, lr=1e-5, weight_decay=0.01))
@@ -57,18 +68,17 @@ def step_times(model, batches, device, rounds: int) -> dict[str, list[float]]:
         for amp in PRECISIONS:
             for batch in batches:
                 batch = {k: v.to(device) for k, v in batch.items()}
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t0 = time.perf_counter()
-                with autocast_context(device, amp):
-                    loss = ft.classification_loss(model, batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
+
+                def train_step():
+                    with autocast_context(device, amp):
+                        loss = ft.classification_loss(model, batch)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+
+                _, seconds = timed(train_step, device)
                 if r:
-                    times[amp].append(time.perf_counter() - t0)
+                    times[amp].append(seconds)
     return times
 
 
@@ -93,18 +103,13 @@ def matmul_rate(rows: int, hidden: int, ffn: int, device: torch.device, amp: str
     shapes = [(hidden, hidden)] * 4 + [(hidden, ffn), (ffn, hidden)]
     pairs = [(torch.randn(rows, k, generator=g).to(device), torch.randn(n, k, generator=g).to(device))
              for k, n in shapes]
-    times = []
-    for r in range(repeats + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+
+    def products():
         with torch.no_grad(), autocast_context(device, amp):
             for x, w in pairs:
                 torch.nn.functional.linear(x, w)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if r:
-            times.append(time.perf_counter() - t0)
+
+    times = [timed(products, device)[1] for _ in range(repeats + 1)][1:]   # the first call warms up
     return sum(2 * rows * k * n for k, n in shapes) / statistics.median(times) / 1e9
 
 
