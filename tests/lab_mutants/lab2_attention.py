@@ -9,4 +9,7 @@ MUTANTS = {
     "upper_triangular_mask": [
         ("return torch.ones(n, n, dtype=torch.bool).tril()", "return torch.ones(n, n, dtype=torch.bool).triu()"),
     ],
+    "overfit_always_causal_mask": [  # right with the causal mask only: wrong with mask=None or padding
+        ("return attention_weights(q, k, mask) @ v", "return attention_weights(q, k, causal_mask(q.shape[-2])) @ v"),
+    ],
 }

@@ -12,4 +12,21 @@ MUTANTS = {
     "merge_without_skipping": [
         ("                i += 2\n", "                i += 1\n"),
     ],
+    "overfit_count_each_pair_once_per_word": [
+        ("for pair in zip(word, word[1:]):", "for pair in set(zip(word, word[1:])):"),
+    ],
+    "overfit_merge_by_string_replace": [  # right while every symbol is one character
+        ("""        merged, i = [], 0
+        while i < len(word):
+            if i + 1 < len(word) and (word[i], word[i + 1]) == tuple(pair):
+                merged.append(word[i] + word[i + 1])
+                i += 2
+            else:
+                merged.append(word[i])
+                i += 1
+        key = tuple(merged)
+""", """        text = " ".join(word).replace(pair[0] + " " + pair[1], pair[0] + pair[1])
+        key = tuple(text.split(" "))
+"""),
+    ],
 }

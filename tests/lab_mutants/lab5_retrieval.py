@@ -10,4 +10,8 @@ MUTANTS = {
     "lowest_scores_first": [
         ("return torch.topk(scores, k, dim=1).indices", "return torch.topk(scores, k, dim=1, largest=False).indices"),
     ],
+    "overfit_divide_by_min_k_relevant": [  # R-precision-like: right whenever k >= |relevant|
+        ("per_query = [len(set(r[:k]) & set(rel)) / len(rel) for r, rel in zip(retrieved, relevant)]",
+         "per_query = [len(set(r[:k]) & set(rel)) / min(k, len(rel)) for r, rel in zip(retrieved, relevant)]"),
+    ],
 }
