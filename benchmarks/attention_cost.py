@@ -12,8 +12,6 @@ fresh process that makes one call (Linux/macOS), so it includes everything the c
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import resource
 import statistics
 import subprocess
@@ -27,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.attention import scaled_dot_product_attention
-from course_utils.runtime import environment_record, get_device, get_profile, pick, seed_everything
+from course_utils import results
+from course_utils.runtime import get_device, get_profile, pick, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH, HEADS, D_HEAD = 1, 8, 64
@@ -150,12 +149,8 @@ def main() -> dict:
         "rows": rows,
         "fit_time_ours": fit_power(ns, [r["ours_s"] for r in rows]),
         "fit_time_fused": fit_power(ns, [r["fused_s"] for r in rows]),
-        "environment": environment_record(),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    out = ROOT / "results" / f"attention_cost_{profile}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out = results.save("attention_cost", result, profile)
     print(f"wrote {out}")
     return result
 

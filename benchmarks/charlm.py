@@ -10,18 +10,15 @@ training time, the environment record and the date.
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
-import math
 import sys
 import time
 from pathlib import Path
 
-import torch
 
 from course_utils.charlm import PROFILE_SIZES, CharRNN, n_params, shakespeare_chars, streaming_perplexity
 from course_utils.ngram import NGramLM
-from course_utils.runtime import environment_record, get_device, get_profile, seed_everything
+from course_utils import results
+from course_utils.runtime import get_device, get_profile, seed_everything
 from course_utils.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,12 +62,8 @@ def main() -> dict:
     best = min(result["neural"], key=lambda c: result["neural"][c]["val_perplexity"])
     result["best_neural"] = {"cell": best, "val_perplexity": result["neural"][best]["val_perplexity"]}
     result["neural_beats_ngram"] = result["best_neural"]["val_perplexity"] < result["best_ngram"]["val_perplexity"]
-    result["environment_record"] = environment_record()
-    result["torch_threads"] = torch.get_num_threads()
-    result["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    out = ROOT / "results" / f"ch1_neural_vs_ngram_{profile}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out.relative_to(ROOT)}; neural beats n-gram: {result['neural_beats_ngram']}")
+    out = results.save("ch1_neural_vs_ngram", result, profile)
+    print(f"wrote {out}; neural beats n-gram: {result['neural_beats_ngram']}")
     return result
 
 

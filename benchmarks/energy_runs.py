@@ -10,10 +10,8 @@ SST-2 fine-tuning of MiniLM, full vs LoRA. Writes results/energy_runs_<profile>.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -23,7 +21,8 @@ from course_utils.chardata import shakespeare_chars
 from course_utils.data import load_sst2
 from course_utils.models import load_minilm
 from course_utils.models.gpt import GPT, GPTConfig
-from course_utils.runtime import environment_record, get_device, get_profile, pick, seed_everything
+from course_utils import results
+from course_utils.runtime import get_device, get_profile, pick, seed_everything
 from course_utils.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,9 +114,8 @@ def main() -> None:
     base = dict(n_layer=pick(ci=1, cpu=4, gpu=6), n_embd=pick(ci=32, cpu=128, gpu=384),
                 block=pick(ci=32, cpu=128, gpu=256), batch=pick(ci=4, cpu=16, gpu=64))
     t0 = time.perf_counter()
-    out: dict = {"what": "energy of the course's own runs (chapter 6)", "date": datetime.now(timezone.utc).isoformat(),
-                 "environment": environment_record(), "torch_threads": torch.get_num_threads()}
-    print(f"profile {profile}, device {out['environment']['device']}")
+    out: dict = {"what": "energy of the course's own runs (chapter 6)"}
+    print(f"profile {profile}, device {results.environment()['device']}")
 
     pre = gpt_run(data, device, steps=steps, inference=True, **base)
     dev_name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
@@ -150,9 +148,7 @@ def main() -> None:
         print(f"fine-tuning {r['method']}: {r['energy']['joules']:.1f} J, {r['trainable_params']:,} trainable, "
               f"{r['examples_per_s']:.1f} ex/s")
     out["total_seconds"] = time.perf_counter() - t0
-    path = Path(args.out) if args.out else ROOT / "results" / f"energy_runs_{profile}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1) + "\n")
+    path = results.save("energy_runs", out, profile, path=args.out)
     print(f"wrote {path} ({out['total_seconds']:.0f} s)")
 
 

@@ -238,7 +238,8 @@ def main() -> None:
         print(json.dumps(run_one(args.methods[0], args.lr, parse_overrides(args.set), args.recipe)))
         return
 
-    from course_utils.runtime import environment_record, get_profile
+    from course_utils.results import environment as environment_record
+    from course_utils.runtime import get_profile
 
     profile = get_profile()
     overrides = parse_overrides(args.set)
@@ -267,29 +268,37 @@ def main() -> None:
         row["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")   # rows of older runs keep theirs
         # written after each method, so a run cut short (a time limit on a borrowed GPU) keeps
         # the rows it finished
-        save(out, row, environment, run_settings)
+        save(out, row, environment, run_settings, profile)
 
 
-def save(out: Path, row: dict, environment: dict, run_settings: dict) -> None:
+def predictions_path(out: Path, profile: str) -> Path:
+    """The predictions file beside a results file: finetune_sst2_cpu.json -> finetune_sst2_predictions_cpu.json."""
+    stem = out.stem[: -len(profile) - 1] if out.stem.endswith(f"_{profile}") else out.stem
+    return out.with_name(f"{stem}_predictions_{profile}.json" if stem != out.stem else f"{stem}_predictions.json")
+
+
+def save(out: Path, row: dict, environment: dict, run_settings: dict, profile: str | None = None) -> None:
     """Merge one method's row into the results file ``out`` (replacing that method's older row;
     the other rows and hand-written records such as a note stay), and its stored dev/test
-    probabilities into the ``_predictions`` file beside it."""
+    probabilities into the predictions file beside it (both through course_utils.results)."""
+    from course_utils import results
+
+    profile = profile or environment.get("profile") or "cpu"
+    name = out.stem[: -len(profile) - 1] if out.stem.endswith(f"_{profile}") else "finetune_sst2"
     row = dict(row)
     preds = row.pop("_predictions", None)   # the first seed's model
-    out.parent.mkdir(parents=True, exist_ok=True)
     if preds is not None:   # probabilities of the dev and test sentences, in file order (error analysis)
-        pred_out = out.with_name(out.stem + "_predictions.json")
-        old_preds = json.loads(pred_out.read_text()) if pred_out.is_file() else {}
-        pred_out.write_text(json.dumps(old_preds | {row["method"]: preds}) + "\n", encoding="utf-8")
-    previous = json.loads(out.read_text()) if out.is_file() else {}
+        pred_out = predictions_path(out, profile)
+        old = results.payload(json.loads(pred_out.read_text())).get("methods", {}) if pred_out.is_file() else {}
+        results.save(f"{name}_predictions", {"methods": old | {row["method"]: preds}}, profile,
+                     env=environment, path=pred_out)
+    previous = results.payload(json.loads(out.read_text())) if out.is_file() else {}
     merged = {r["method"]: r for r in previous.get("rows", [])} | {row["method"]: row}
     result = {"benchmark": "benchmarks/finetune_sst2.py", "task": "SST-2 sentiment, MiniLM-L6-H384",
-              "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "environment": environment, "settings": run_settings,
-              "rows": [merged[m] for m in METHODS if m in merged]}
+              "settings": run_settings, "rows": [merged[m] for m in METHODS if m in merged]}
     # hand-written records of the previous file (a note, the LoRA settings tried on dev) stay
     result |= {k: v for k, v in previous.items() if k not in result}
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    results.save(name, result, profile, env=environment, path=out)
     print(f"wrote {row['method']}'s row to {out}", flush=True)
 
 

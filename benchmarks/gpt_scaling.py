@@ -3,14 +3,12 @@ same number of tokens and record the final validation loss of each, for a log-lo
 
     flock /tmp/course-cpu.lock .venv/bin/python benchmarks/gpt_scaling.py --profile cpu
 
-Writes results/gpt_scaling_<profile>.json (with environment_record() and the date).
+Writes results/gpt_scaling_<profile>.json (through course_utils.results: stamped with the environment, date and commit).
 The same experiment, at ci size, is in chapters/03_pretraining/06_scaling.ipynb.
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,7 +21,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from course_utils.chardata import shakespeare_chars  # noqa: E402
 from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils.runtime import environment_record, get_device, get_profile, seed_everything  # noqa: E402
+from course_utils import results  # noqa: E402
+from course_utils.runtime import get_device, get_profile, seed_everything  # noqa: E402
 from course_utils.train import TrainConfig, evaluate, train  # noqa: E402
 
 # (layers, width); heads = width // 16; every size sees the same tokens
@@ -73,14 +72,11 @@ def main() -> None:
         print(f"{n_layer} x {n_embd}: {runs[-1]['params_non_embedding']:>9,} params, "
               f"val loss {runs[-1]['val_loss']:.3f}, {runs[-1]['seconds']:.0f} s", flush=True)
     alpha, intercept = fit_power_law([r["params_non_embedding"] for r in runs], [r["val_loss"] for r in runs])
-    result = {"benchmark": "gpt_scaling", "date": dt.datetime.now(dt.timezone.utc).isoformat(),
-              "environment_record": environment_record(), "threads": torch.get_num_threads(),
+    result = {"benchmark": "gpt_scaling", "threads": torch.get_num_threads(),
               "budget": BUDGET[profile], "runs": runs,
               "fit": {"form": "log10(val_loss) = intercept - alpha * log10(N_non_embedding)",
                       "alpha_N": alpha, "intercept": intercept}}
-    out = Path(args.out or ROOT / "results" / f"gpt_scaling_{profile}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = results.save("gpt_scaling", result, profile, path=args.out)
     print(f"fitted alpha_N = {alpha:.3f} -> {out}")
 
 

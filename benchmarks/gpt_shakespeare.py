@@ -5,13 +5,11 @@ GPT-2-small-shaped model.
     flock /tmp/course-cpu.lock .venv/bin/python benchmarks/gpt_shakespeare.py            # cpu profile
     .venv/bin/python benchmarks/gpt_shakespeare.py --profile gpu                         # on a GPU
 
-Writes results/gpt_shakespeare_<profile>.json (with environment_record() and the date).
+Writes results/gpt_shakespeare_<profile>.json (through course_utils.results: stamped with the environment, date and commit).
 """
 from __future__ import annotations
 
 import argparse
-import copy
-import datetime as dt
 import json
 import os
 import sys
@@ -25,7 +23,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from course_utils.chardata import shakespeare_chars  # noqa: E402
 from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils.runtime import environment_record, get_device, get_profile, seed_everything  # noqa: E402
+from course_utils import results  # noqa: E402
+from course_utils.runtime import get_device, get_profile, seed_everything  # noqa: E402
 from course_utils.train import (TrainConfig, autocast_context, decay_groups, evaluate,  # noqa: E402
                                 make_optimizer, train)
 
@@ -173,6 +172,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--set", nargs="*", default=[], help="recipe overrides, e.g. lr=2e-3 amp=bf16")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--name", default="gpt_shakespeare",
+                    help="result name (e.g. gpt_shakespeare_adamw for an ablation): results/<name>_<profile>.json")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (the cpu recipe is timed with 2)")
     args = ap.parse_args()
     profile = args.profile or get_profile()
@@ -186,17 +187,14 @@ def main() -> None:
         overrides[k] = v if k in ("amp", "opt") else (float(v) if "." in v or "e" in v else int(v))
     if args.seconds:
         overrides["seconds"] = args.seconds
-    result = {"benchmark": "gpt_shakespeare", "date": dt.datetime.now(dt.timezone.utc).isoformat(),
-              "environment_record": environment_record(), "threads": torch.get_num_threads(),
+    result = {"benchmark": "gpt_shakespeare", "threads": torch.get_num_threads(),
               "split": "first 90% train / last 10% val (nanoGPT shakespeare_char)",
               "run": shakespeare_run(profile, device, overrides)}
     if device.type == "cuda":
         result["mfu_gpt2_small"] = mfu_run(device)
     else:
         result["mfu_gpt2_small"] = "not yet measured (no GPU in this run)"
-    out = Path(args.out or ROOT / "results" / f"gpt_shakespeare_{profile}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    out = results.save(args.name, json.loads(json.dumps(result, default=str)), profile, path=args.out)
     run = result["run"]
     print(f"{profile}: best val loss {run['best_val_loss']:.4f} after {run['steps_done']} steps, "
           f"{run['train_seconds']:.0f} s, {run['tokens_per_s']:,.0f} tokens/s -> {out}")

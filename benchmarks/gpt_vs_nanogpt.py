@@ -4,14 +4,12 @@ config, data and machine, in one run, measurements interleaved so that load chan
     flock /tmp/course-cpu.lock .venv/bin/python benchmarks/gpt_vs_nanogpt.py
 
 nanoGPT is imported from ../shared/reference/nanogpt (relative to the repository root); when
-that folder is absent the comparison is skipped with a message. Writes results/gpt_vs_nanogpt.json.
+that folder is absent the comparison is skipped with a message. Writes results/gpt_vs_nanogpt_<profile>.json.
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib.util
-import json
 import os
 import statistics
 import sys
@@ -27,7 +25,8 @@ NANOGPT = ROOT.parent / "shared" / "reference" / "nanogpt" / "model.py"
 
 from course_utils.chardata import shakespeare_chars  # noqa: E402
 from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils.runtime import environment_record  # noqa: E402
+from course_utils import results  # noqa: E402
+from course_utils.runtime import get_profile  # noqa: E402
 from course_utils.train import TrainConfig, autocast_context, make_optimizer  # noqa: E402
 
 SHAPE = dict(block_size=64, n_layer=4, n_head=4, n_embd=128)   # nanoGPT's CPU quickstart
@@ -82,7 +81,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--no-compile", action="store_true")
-    ap.add_argument("--out", default=str(ROOT / "results" / "gpt_vs_nanogpt.json"))
+    ap.add_argument("--out", default=None, help="result JSON (default results/gpt_vs_nanogpt_<profile>.json)")
     args = ap.parse_args()
     nano = load_nanogpt()
     if nano is None:
@@ -126,8 +125,7 @@ def main() -> None:
                 "fp32 they run at the same speed. Under bf16 autocast the matrix products run "
                 "about twice as fast on a CPU with AVX-512 BF16, but PyTorch's CPU attention "
                 "kernel becomes several times slower in bf16; the course GPT keeps attention in "
-                "fp32 under CPU autocast (nanoGPT does not), which is what makes it faster.", "date": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "environment_record": environment_record(), "threads": torch.get_num_threads(),
+                "fp32 under CPU autocast (nanoGPT does not), which is what makes it faster.", "threads": torch.get_num_threads(),
         "config": {**SHAPE, "batch_size": BATCH, "vocab_size": vocab, "dropout": 0.0, "bias": False},
         "nanogpt_commit": (NANOGPT.parent / "COMMIT").read_text().strip()
         if (NANOGPT.parent / "COMMIT").is_file() else "unknown",
@@ -143,8 +141,7 @@ def main() -> None:
     }
     if "nanoGPT fp32 compiled" in rates:
         result["ratio_compiled_vs_compiled"] = rates["course GPT fp32 compiled"] / rates["nanoGPT fp32 compiled"]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    results.save("gpt_vs_nanogpt", result, get_profile(), path=args.out)
     for name, rate in rates.items():
         print(f"{name:28s} {rate:10,.0f} tokens/s best, {medians[name]:10,.0f} median  "
               f"({rate / base:.2f}x nanoGPT eager)")

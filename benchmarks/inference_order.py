@@ -27,7 +27,8 @@ import torch
 from course_utils import finetune as ft
 from course_utils.data import load_sst2
 from course_utils.models import load_minilm
-from course_utils.runtime import environment_record, get_device, get_profile, pick
+from course_utils import results  # noqa: E402
+from course_utils.runtime import get_device, get_profile, pick
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from minilm_precision import merge, processor, timed  # noqa: E402  (the same processor key, per-processor file and timer)
@@ -62,7 +63,7 @@ def measure(n: int) -> dict:
             "file_order_over_sorted": round(file_s / sorted_s, 2),
             "padding_share": {"file_order": round(plain_pad, 3), "sorted_by_length": round(sorted_pad, 3)},
             "max_abs_difference": float(np.abs(plain - by_length).max()),
-            "environment": environment_record(),
+            "environment": results.environment(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     profile = get_profile()
     entry = measure(args.n or pick(ci=640, cpu=20_000, gpu=20_000))
     out = args.out or ROOT / "results" / f"inference_order_{profile}.json"
-    merge(out, entry, benchmark="benchmarks/inference_order.py",
+    merge(out, entry, profile, benchmark="benchmarks/inference_order.py",
           task="frozen MiniLM embedding SST-2 training phrases, file order vs sorted by length")
     print(json.dumps({k: entry[k] for k in ("processor", "seconds", "file_order_over_sorted", "padding_share",
                                             "max_abs_difference")}))

@@ -32,7 +32,8 @@ import torch
 
 from course_utils import finetune as ft
 from course_utils.data import load_sst2
-from course_utils.runtime import (cpu_model, environment_record, get_device, get_profile, has_native_bf16,
+from course_utils import results  # noqa: E402
+from course_utils.runtime import (cpu_model, get_device, get_profile, has_native_bf16,
                                   pick, seed_everything)
 from course_utils.train import TrainConfig, autocast_context, make_optimizer
 
@@ -143,19 +144,20 @@ def measure(n_batches: int, rounds: int, matmul_repeats: int = 10) -> dict:
             "step_gflops_per_second": {label[a]: round(v, 2) for a, v in achieved.items()},
             "matmul_alone_gflops_per_second": {label[a]: round(v, 2) for a, v in reference.items()},
             "step_share_of_matmul_rate": {label[a]: round(achieved[a] / reference[a], 3) for a in achieved},
-            "environment": environment_record(),
+            "environment": results.environment(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def merge(out: Path, entry: dict, benchmark: str = "benchmarks/minilm_precision.py",
+def merge(out: Path, entry: dict, profile: str, benchmark: str = "benchmarks/minilm_precision.py",
           task: str = "MiniLM full fine-tuning steps on SST-2, fp32 vs bf16 autocast") -> dict:
-    """Add ``entry`` to the results file, replacing an earlier one from the same kind of processor."""
-    doc = json.loads(out.read_text()) if out.exists() else {}
+    """Add ``entry`` to the results file, replacing an earlier one from the same kind of processor;
+    the file's stamp is the newest entry's environment."""
+    doc = results.payload(json.loads(out.read_text())) if out.exists() else {}
     key = json.dumps(entry["processor"], sort_keys=True)
     kept = [e for e in doc.get("processors", []) if json.dumps(e["processor"], sort_keys=True) != key]
     doc.update(benchmark=benchmark, task=task, processors=kept + [entry])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1) + "\n")
+    name = Path(benchmark).stem
+    results.save(name, doc, profile, env=entry["environment"], path=out)
     return doc
 
 
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     entry = measure(args.batches or pick(ci=2, cpu=4, gpu=20), args.rounds or pick(ci=1, cpu=2, gpu=3),
                     matmul_repeats=pick(ci=2, cpu=10, gpu=20))
     out = args.out or ROOT / "results" / f"minilm_precision_{profile}.json"
-    merge(out, entry)
+    merge(out, entry, profile)
     print(json.dumps({k: entry[k] for k in ("processor", "median_step_seconds", "bf16_time_over_fp32", "faster",
                                             "step_gflops_per_second", "matmul_alone_gflops_per_second")}))
     print(f"saved {out}", file=sys.stderr)

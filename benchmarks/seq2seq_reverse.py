@@ -7,12 +7,11 @@ Writes results/ch1_seq2seq_reverse_<profile>.json (accuracies per length, sizes,
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import time
 from pathlib import Path
 
-from course_utils.runtime import environment_record, get_device, get_profile, pick, seed_everything
+from course_utils import results  # noqa: E402
+from course_utils.runtime import get_device, get_profile, pick, seed_everything
 from course_utils.toyseq2seq import Seq2Seq, accuracy_by_length, reverse_batch, seq2seq_loss
 from course_utils.train import TrainConfig, train
 
@@ -33,15 +32,13 @@ def main() -> dict:
     lengths = list(range(2, 25, 2))
     tok, seq = accuracy_by_length(model, lengths, device=device)
     result = {"benchmark": "ch1 GRU seq2seq digit reversal: accuracy vs source length",
-              "profile": profile, "sizes": SIZES, "train_lengths": [2, 16], "lengths": lengths,
+              "sizes": SIZES, "train_lengths": [2, 16], "lengths": lengths,
               "token_accuracy": tok, "sequence_accuracy": seq, "train_seconds": round(seconds, 1),
-              "final_train_loss": hist.train_loss[-1], "environment_record": environment_record(),
-              "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    out = ROOT / "results" / f"ch1_seq2seq_reverse_{profile}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+              "final_train_loss": hist.train_loss[-1]}
+    out = results.save("ch1_seq2seq_reverse", result, profile)
     for length, t, s in zip(lengths, tok, seq):
         print(f"length {length:2d}: digits {t:.3f}  sequences {s:.3f}")
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
     return result
 
 

@@ -4,12 +4,11 @@ tokenize="zh") with greedy and beam decoding on a held-out split of unseen Engli
     flock /tmp/course-cpu.lock .venv/bin/python benchmarks/translate_cmn.py              # cpu profile
     .venv/bin/python benchmarks/translate_cmn.py --profile gpu                           # on a GPU
 
-Writes results/ch5_translation_<profile>.json (with environment_record() and the date).
+Writes results/ch5_translation_<profile>.json (through course_utils.results: stamped with the environment, date and commit).
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -25,7 +24,8 @@ from course_utils import translate as T  # noqa: E402
 from course_utils.data import load_cmn_eng  # noqa: E402
 from course_utils.models import Seq2SeqConfig, Seq2SeqTransformer  # noqa: E402
 from course_utils.models.seq2seq import seq2seq_loss  # noqa: E402
-from course_utils.runtime import environment_record, get_device, seed_everything  # noqa: E402
+from course_utils import results  # noqa: E402
+from course_utils.runtime import get_device, seed_everything  # noqa: E402
 from course_utils.train import TrainConfig, train  # noqa: E402
 
 
@@ -36,8 +36,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.profile:
         os.environ["COURSE_PROFILE"] = args.profile
-    env = environment_record()
-    profile = str(env["profile"])
+    from course_utils.runtime import get_profile
+
+    profile = get_profile()
     r = T.RECIPES[profile]
     if r["threads"]:
         torch.set_num_threads(r["threads"])
@@ -68,8 +69,7 @@ def main() -> None:
     beam = tr.translate(model, sources[:n], beam_size=4)
     beam_s = time.perf_counter() - t0
     result = {
-        "benchmark": "ch5_translation", "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        **env, "torch_threads": torch.get_num_threads(), "recipe": r,
+        "benchmark": "ch5_translation", "recipe": r,
         "data": {"train_pairs": len(train_pairs), "val_pairs": len(val_pairs), "test_pairs": len(test_pairs),
                  "src_vocab": len(tr.src), "tgt_vocab": len(tr.tgt),
                  "split": "by distinct English sentence, seed 0 (no test source seen in training)"},
@@ -85,9 +85,8 @@ def main() -> None:
         "examples": [{"en": s, "reference": ref, "greedy": g, "beam4": b}
                      for s, ref, g, b in list(zip(sources, refs, greedy, beam))[:8]],
     }
-    out = ROOT / "results" / f"ch5_translation_{profile}.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: result[k] for k in ("profile", "steps", "train_seconds", "bleu_greedy",
+    out = results.save("ch5_translation", result, profile)
+    print(json.dumps({k: result[k] for k in ("steps", "train_seconds", "bleu_greedy",
                                               "bleu_greedy_subset", "bleu_beam4_subset")}))
     print(f"wrote {out}")
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from course_utils import results
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,7 +27,7 @@ def test_gpt_shakespeare_muon_recipe_runs_and_learns(tmp_path):
     # avoids oversubscription), where 12 s with 2 threads once gave only 43 steps
     assert run["steps_done"] >= 20, f"only {run['steps_done']} steps in 20 s"
     assert run["best_val_loss"] < losses[0] - 0.3
-    assert "environment_record" in json.loads(out.read_text())
+    assert not results.validate(json.loads(out.read_text()))   # stamped by course_utils.results
 
 
 def _benchmark(name: str):
@@ -159,7 +161,7 @@ def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     assert row["settings"]["seed"] == 0                             # the first seed's settings
     from course_utils.train import resolve_amp
     assert row["settings"]["amp"] == resolve_amp("cpu", "native")   # the precision it trained in
-    preds = json.loads((tmp_path / "ft_predictions.json").read_text())
+    preds = json.loads((tmp_path / "ft_predictions.json").read_text())["methods"]
     assert len(preds["lora"]["dev_p_positive"]) == 872
     # SHiRA: LoRA's matrices and count (a sparse update of full rank), batch and rate
     assert shira["method"] == "shira" and shira["settings"]["seed"] == 0 and "seeds" not in shira   # one seed
@@ -178,11 +180,11 @@ def test_stored_tuned_three_pass_runs_used_the_passes_recipe():
     the 4-minute setting; the recipe is the best on dev of the rates tried (test was not used)."""
     from course_utils import finetune as ft
 
-    res = ft.load_results("cpu", "finetune_sst2_3epochs_tuned")
+    res = results.load("finetune_sst2_3epochs_tuned", "cpu")
     assert res is not None, "results/finetune_sst2_3epochs_tuned_cpu.json is missing (see the benchmark's docstring)"
     (row,) = res["rows"]
     recipe = _benchmark("finetune_sst2").RECIPES["passes"]["full"]
-    st, before = row["settings"], {r["method"]: r for r in ft.load_results("cpu", "finetune_sst2_3epochs")["rows"]}["full"]
+    st, before = row["settings"], {r["method"]: r for r in results.load("finetune_sst2_3epochs", "cpu")["rows"]}["full"]
     assert row["method"] == "full" and (st["lr"], st["dropout"]) == (recipe["lr"], recipe["dropout"])
     assert st["epochs"] == 3 and st["max_seconds"] is None and row["stopped"] == ""
     assert row["examples_seen"] == 3 * row["train_examples"]
@@ -206,17 +208,20 @@ def test_finetune_results_are_saved_method_by_method(tmp_path):
     out = tmp_path / "ft_gpu.json"
     out.write_text(json.dumps({"rows": [{"method": "lora", "dev_accuracy": 0.5}], "note": "kept"}))
     full = {"method": "full", "dev_accuracy": 0.9, "_predictions": {"dev_p_positive": [0.25]}}
-    bench.save(out, full, {"device": "test"}, {"epochs": 3})
+    env = {**results.environment(), "device": "test"}
+    bench.save(out, full, env, {"epochs": 3}, "gpu")
     res = json.loads(out.read_text())
+    assert not results.validate(res) and (res["name"], res["profile"]) == ("ft", "gpu")
     assert [r["method"] for r in res["rows"]] == ["full", "lora"]     # METHODS order, older row kept
-    assert res["note"] == "kept" and res["environment"] == {"device": "test"} and res["settings"] == {"epochs": 3}
+    assert res["note"] == "kept" and res["environment"]["device"] == "test" and res["settings"] == {"epochs": 3}
     assert "_predictions" not in res["rows"][0] and "_predictions" in full   # the caller's row is not changed
-    preds = json.loads((tmp_path / "ft_gpu_predictions.json").read_text())
-    assert preds == {"full": {"dev_p_positive": [0.25]}}
-    bench.save(out, {"method": "lora", "dev_accuracy": 0.8}, {"device": "test"}, {"epochs": 3})
+    pred_file = tmp_path / "ft_predictions_gpu.json"
+    preds = json.loads(pred_file.read_text())
+    assert preds["methods"] == {"full": {"dev_p_positive": [0.25]}} and preds["name"] == "ft_predictions"
+    bench.save(out, {"method": "lora", "dev_accuracy": 0.8}, env, {"epochs": 3}, "gpu")
     res = json.loads(out.read_text())
     assert [(r["method"], r["dev_accuracy"]) for r in res["rows"]] == [("full", 0.9), ("lora", 0.8)]
-    assert json.loads((tmp_path / "ft_gpu_predictions.json").read_text()) == preds   # no predictions: unchanged
+    assert json.loads(pred_file.read_text())["methods"] == preds["methods"]   # no predictions: unchanged
 
 
 def test_gpu_script_brings_back_each_result_even_after_a_timeout(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import finetune as ft
+from course_utils import finetune as ft, results
 
 TEXTS = ["a gripping , funny film", "dull", "the plot is a mess and the actors look bored throughout",
          "wonderful", "not good at all , really not good", "fine", "one of the best films of the year",
@@ -359,19 +359,13 @@ def test_unknown_setting_is_rejected():
 
 
 def test_results_lookup_says_not_measured_until_a_file_exists(tmp_path, monkeypatch):
-    import json
-
-    import course_utils.nbtools as nbtools
-
-    monkeypatch.setattr(nbtools, "REPO_ROOT", tmp_path)
-    monkeypatch.chdir(tmp_path)
-    assert ft.load_results("gpu") is None and ft.measured_row("gpu", "full") is None
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    assert results.load("finetune_sst2", "gpu") is None and ft.measured_row("gpu", "full") is None
     assert ft.load_predictions("gpu") is None
-    (tmp_path / "results").mkdir()
     rows = [{"method": "full", "dev_accuracy": 0.9}, {"method": "lora", "dev_accuracy": 0.89}]
-    (tmp_path / "results" / "finetune_sst2_gpu.json").write_text(json.dumps({"rows": rows}))
-    (tmp_path / "results" / "finetune_sst2_gpu_predictions.json").write_text(
-        json.dumps({"full": {"dev_p_positive": [0.2, 0.9]}}))
+    results.save("finetune_sst2", {"rows": rows}, "gpu", folder=tmp_path)
+    results.save("finetune_sst2_predictions", {"methods": {"full": {"dev_p_positive": [0.2, 0.9]}}}, "gpu",
+                 folder=tmp_path)
     assert ft.measured_row("gpu", "lora")["dev_accuracy"] == 0.89
     assert ft.measured_row("gpu", "ia3") is None
     assert ft.load_predictions("gpu", "full")["dev_p_positive"] == [0.2, 0.9]
@@ -387,7 +381,7 @@ def test_stored_lora_results_match_their_settings():
     head = sum(p.numel() for p in model.classifier.parameters())
     checked = set()
     for name in ("finetune_sst2", "finetune_sst2_lora_capacity", "finetune_sst2_3epochs"):
-        res = ft.load_results("cpu", name)
+        res = results.load(name, "cpu")
         if res is None:
             continue
         for row in res["rows"]:
@@ -410,13 +404,13 @@ def test_stored_lora_results_match_their_settings():
     lora, shira = ft.measured_row("cpu", "lora")["settings"], ft.measured_row("cpu", "shira")["settings"]
     for key in ("rank", "lora_layers", "lora_targets", "pooler_trained_in_full", "batch_size", "lr", "dropout"):
         assert shira[key] == lora[key], key
-    assert shira["max_seconds"] == ft.load_results("cpu")["settings"]["max_seconds"] == 240   # the same budget
+    assert shira["max_seconds"] == results.load("finetune_sst2", "cpu")["settings"]["max_seconds"] == 240   # the same budget
 
 
 def test_stored_three_pass_results_ran_as_recorded():
     """Notebook 4.5's no-time-limit comparison: three whole passes for each method, the rate
     decaying over the steps, with the same method settings as the 4-minute table's rows."""
-    res = ft.load_results("cpu", "finetune_sst2_3epochs")
+    res = results.load("finetune_sst2_3epochs", "cpu")
     assert res is not None, "results/finetune_sst2_3epochs_cpu.json is missing (see the benchmark's docstring)"
     assert res["settings"]["epochs"] == 3 and res["settings"]["max_seconds"] is None
     rows = {r["method"]: r for r in res["rows"]}

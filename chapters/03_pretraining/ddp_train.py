@@ -20,11 +20,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))   # run from a checkout
-
-from course_utils.chardata import shakespeare_chars  # noqa: E402
-from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils.train import TrainConfig, train  # noqa: E402
+from course_utils.chardata import shakespeare_chars
+from course_utils.models import GPT, GPTConfig
+from course_utils.train import TrainConfig, train
 
 
 def main() -> None:

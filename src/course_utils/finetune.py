@@ -522,32 +522,18 @@ class TextClassifier:
 
 # ---------------------------------------------------------------- measured results
 
-def _results_json(filename: str) -> dict | None:
-    import json
-    from pathlib import Path
-
-    from course_utils.nbtools import REPO_ROOT
-
-    for base in (Path(REPO_ROOT), Path.cwd(), *Path.cwd().parents[:2]):
-        path = base / "results" / filename
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    return None
-
-
-def load_results(profile: str, name: str = "finetune_sst2") -> dict | None:
-    """The benchmark's results/<name>_<profile>.json as a dict, or None if it was never measured."""
-    return _results_json(f"{name}_{profile}.json")
-
-
-def load_predictions(profile: str, method: str = "full") -> dict | None:
+def load_predictions(profile: str, method: str = "full", name: str = "finetune_sst2") -> dict | None:
     """Stored dev/test p(positive) of a benchmarked model ({"dev_p_positive": [...], ...}) or None."""
-    preds = _results_json(f"finetune_sst2_{profile}_predictions.json")
-    return preds.get(method) if preds else None
+    from course_utils import results
+
+    preds = results.load(f"{name}_predictions", profile)
+    return preds["methods"].get(method) if preds else None
 
 
-def measured_row(profile: str, method: str) -> dict | None:
+def measured_row(profile: str, method: str, name: str = "finetune_sst2") -> dict | None:
     """One method's row of the measured results for a profile (None: not yet measured)."""
-    res = load_results(profile)
+    from course_utils import results
+
+    res = results.load(name, profile)
     rows = {r["method"]: r for r in res["rows"]} if res else {}
     return rows.get(method)

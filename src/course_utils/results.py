@@ -44,12 +44,16 @@ def filename(name: str, profile: str) -> str:
 
 
 def installed_folder() -> Path:
-    """The results folder installed with the package (in an editable install: the repository's results/)."""
+    """The results folder installed with the package (in an editable install, or when ``src/`` is on
+    PYTHONPATH as on the GPU machine: the repository's results/)."""
     spec = importlib.util.find_spec("course_utils._results")
-    if spec is None or not spec.submodule_search_locations:
-        raise ResultsError("the course package was installed without its results; reinstall it with "
-                           "`pip install llm-course` (or `pip install .` from the repository)")
-    return Path(next(iter(spec.submodule_search_locations)))
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    checkout = Path(__file__).resolve().parents[2] / "results"
+    if (checkout / "__init__.py").is_file():
+        return checkout
+    raise ResultsError("the course package was installed without its results; reinstall it with "
+                       "`pip install llm-course` (or `pip install .` from the repository)")
 
 
 def folders() -> list[Path]:
@@ -147,26 +151,34 @@ def stamp(name: str, payload: dict[str, Any], profile: str | None = None,
         raise ResultsError(f"the payload uses the reserved key(s) {clash}; rename them "
                            "(the environment is recorded by save itself, or passed as env=)")
     env = dict(env if env is not None else environment())
-    env.setdefault("profile", profile)
+    env["profile"] = profile   # the sizes the payload was measured at
     date = date or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return {"schema": SCHEMA, "name": name, "profile": profile, "environment": env, "date": date,
             "commit": commit(), **payload}
 
 
 def save(name: str, payload: dict[str, Any], profile: str | None = None, folder: str | Path | None = None,
-         env: dict[str, Any] | None = None) -> Path:
-    """Write ``<folder>/<name>_<profile>.json`` (default folder: the installed results folder) and return it."""
+         env: dict[str, Any] | None = None, path: str | Path | None = None) -> Path:
+    """Write ``<folder>/<name>_<profile>.json`` (default folder: the installed results folder; ``path``
+    names another file, e.g. a benchmark's ``--out``) atomically, and return its path."""
     record = stamp(name, payload, profile, env)
     problems = validate(record)
     if problems:
         raise ResultsError("; ".join(problems))
-    folder = Path(folder) if folder is not None else installed_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / filename(name, record["profile"])
-    tmp = path.with_suffix(".json.tmp")
+    if path is None:
+        folder = Path(folder) if folder is not None else installed_folder()
+        path = folder / filename(name, record["profile"])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)   # never a half-written file, even if the run is killed
     return path
+
+
+def payload(record: dict[str, Any] | None) -> dict[str, Any]:
+    """A record without its stamp (what a benchmark merges a new measurement into); {} for None."""
+    return {k: v for k, v in (record or {}).items() if k not in STAMP_KEYS}
 
 
 def describe(record: dict[str, Any]) -> str:

@@ -97,23 +97,25 @@ def chunk_markdown(text: str, page: str, max_words: int = 120) -> list[Passage]:
     return passages
 
 
-def docname(path: Path, root: Path) -> str:
-    """The book's name for a page: its path from the repo root without the suffix."""
-    return path.relative_to(root).with_suffix("").as_posix()
 
-
-def course_passages(root: str | Path, patterns: Sequence[str] = DEFAULT_PATTERNS,
+def course_passages(root: str | Path | None = None, patterns: Sequence[str] = DEFAULT_PATTERNS,
                     exclude: Sequence[str] = DEFAULT_EXCLUDE, max_words: int = 120) -> list[Passage]:
-    """Read the book pages, chapter pages and notebook prose under ``root`` into passages."""
-    root = Path(root)
-    files = sorted({p for pat in patterns for p in root.glob(pat)})
+    """Read the book pages, chapter pages and notebook prose into passages: the copies installed with
+    the course package (``root=None``, works anywhere, e.g. on Colab) or the files under ``root``."""
+    if root is None:
+        from course_utils.resources import course_files
+
+        files = {name: path for name, path in course_files(tuple(patterns)).items()}
+    else:
+        root = Path(root)
+        files = {p.relative_to(root).as_posix(): p for pat in patterns for p in sorted(root.glob(pat))}
     if not files:
-        raise FileNotFoundError(f"no pages match {list(patterns)} under {root}; "
+        raise FileNotFoundError(f"no pages match {list(patterns)} under {root or 'the installed course'}; "
                                 "pass the repository root (the folder with _toc.yml)")
     out: list[Passage] = []
-    for path in files:
-        name = docname(path, root)
-        if name in exclude or any(part.startswith((".", "_")) for part in path.relative_to(root).parts):
+    for rel, path in sorted(files.items()):
+        name = Path(rel).with_suffix("").as_posix()
+        if name in exclude or any(part.startswith((".", "_")) for part in Path(rel).parts):
             continue
         text = notebook_markdown(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
         out += chunk_markdown(text, name, max_words)
