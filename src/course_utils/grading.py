@@ -101,34 +101,57 @@ def load_lab(name: str) -> Lab:
     return module.lab.copy()
 
 
+_TRUSTED: tuple = ()  # (TensorBase.detach, .cpu, .tolist, ndarray.tolist), bound before student code runs
+
+
+def _trusted() -> tuple:
+    """The conversion methods of tensors and arrays, taken from the C base classes (a student can
+    replace ``torch.Tensor.tolist``; the grading worker binds these before any student code runs)."""
+    if _TRUSTED:
+        return _TRUSTED
+    torch, np = sys.modules.get("torch"), sys.modules.get("numpy")
+    base = getattr(getattr(torch, "_C", None), "TensorBase", None) or getattr(getattr(torch, "_C", None), "_TensorBase", None)
+    return (base.detach, base.cpu, base.tolist) if base is not None else (None, None, None), \
+        (np.ndarray.tolist if np is not None else None)
+
+
+def _np_scalar_types(np: Any) -> set:
+    return {t for t in set(np.sctypeDict.values()) if isinstance(t, type) and t.__module__ == "numpy"}
+
+
 def plain(x: Any, depth: int = 0) -> Any:
     """A student's return value as plain data (numbers, strings, lists, tuples, dicts, sets);
-    tensors and arrays become lists. Other objects are refused, so none can fake ``==``."""
+    tensors and arrays become lists. Only these exact types are accepted: any other object,
+    subclasses included (of int, list, tensor, ndarray, numpy scalars...), is refused, so none can
+    fake ``==`` or ``tolist()``."""
     if depth > 32:
         raise AssertionError("the returned value is nested too deeply")
     t = type(x)
-    if x is None or t in (bool, int, float, str):
+    if x is None or t is bool or t is int or t is float or t is str:
         return x
-    for base, conv in ((bool, bool), (int, lambda v: int.__add__(v, 0)), (float, lambda v: float.__add__(v, 0.0)),
-                       (str, lambda v: str.__add__(v, ""))):
-        if isinstance(x, base):
-            return conv(x)
-    if isinstance(x, (list, tuple)):
-        items = [plain(v, depth + 1) for v in (list.__iter__(x) if isinstance(x, list) else tuple.__iter__(x))]
-        return items if isinstance(x, list) else tuple(items)
-    if isinstance(x, dict):
+    if t is list or t is tuple:
+        items = [plain(v, depth + 1) for v in x]
+        return items if t is list else tuple(items)
+    if t is dict:
         return {plain(k, depth + 1): plain(v, depth + 1) for k, v in dict.items(x)}
-    if isinstance(x, (set, frozenset)):
-        return frozenset(plain(v, depth + 1) for v in (set.__iter__(x) if isinstance(x, set) else frozenset.__iter__(x)))
+    if t is set or t is frozenset:
+        return frozenset(plain(v, depth + 1) for v in x)
     torch = sys.modules.get("torch")
-    if torch is not None and t in (torch.Tensor, torch.nn.Parameter):
-        return torch.Tensor.tolist(torch.Tensor.detach(x).cpu())
-    if torch is not None and t is torch.dtype:
-        return str(x)
+    if torch is not None and (t is torch.Tensor or t is torch.nn.Parameter):
+        (detach, cpu, tolist), _ = _trusted()
+        out = tolist(cpu(detach(x)))
+        return plain(out, depth + 1) if type(out) is list else plain(out, depth + 1)
+    if torch is not None and (t is torch.dtype or t is torch.Size):
+        return str(x) if t is torch.dtype else tuple(int(v) for v in tuple.__iter__(x))
     np = sys.modules.get("numpy")
-    if np is not None and (t is np.ndarray or isinstance(x, np.generic)):
-        return x.tolist()
-    raise AssertionError(f"expected plain data (numbers, lists, tensors...), got an object of type {t.__name__}")
+    if np is not None and t is np.ndarray:
+        _, tolist = _trusted()
+        return plain(tolist(x), depth + 1)
+    if np is not None and t in _np_scalar_types(np):
+        return plain(x.item(), depth + 1)
+    kind = "a subclass of " + next((b.__name__ for b in t.__mro__[1:] if b.__module__ in ("builtins", "numpy", "torch")
+                                    and b is not object), "object") if t.__mro__[1:-1] else "an object"
+    raise AssertionError(f"expected plain data (numbers, lists, tensors...), got {kind} of type {t.__name__}")
 
 
 def expect_close(got: Any, expected: Any, what: str, rtol: float = 1e-5, atol: float = 1e-8) -> None:
@@ -190,6 +213,33 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _refuse_subclasses(r: Any, what: str) -> None:
+    """A tensor or array subclass (or one inside a returned tuple/list) can override the methods
+    that tests call on results (``.sum()``, ``.masked_select()``...): refuse it."""
+    torch, np = sys.modules.get("torch"), sys.modules.get("numpy")
+    for v in ((r,) + (tuple(r)[:64] if type(r) in (tuple, list) else ())):
+        t = type(v)
+        if (torch is not None and isinstance(v, torch.Tensor) and t not in (torch.Tensor, torch.nn.Parameter)) or \
+                (np is not None and isinstance(v, (np.ndarray, np.generic)) and t is not np.ndarray
+                 and t not in _np_scalar_types(np)):
+            raise AssertionError(f"{what} returned an object of type {t.__name__} (a subclass of a tensor or "
+                                 "array), not a plain tensor or array")
+
+
+def _returns_checked(obj: Any) -> Any:
+    """The student's function, wrapped so that its results are refused if they are tensor or array subclasses."""
+    import types
+
+    if type(obj) is not types.FunctionType:
+        return obj
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        r = obj(*args, **kwargs)
+        _refuse_subclasses(r, f"{obj.__name__}(...)")
+        return r
+    return call
+
+
 def run_test(test: Test, namespace: dict, timeout: float | None = None) -> Outcome:
     """Run one test against the student's namespace and classify the result."""
     names = list(inspect.signature(test.fn).parameters)
@@ -200,7 +250,7 @@ def run_test(test: Test, namespace: dict, timeout: float | None = None) -> Outco
                        "defined (run the cell that defines it)", **base)
     try:
         with _alarm(timeout):
-            test.fn(*[namespace[n] for n in names])
+            test.fn(*[_returns_checked(namespace[n]) for n in names])
     except NotImplementedError:
         return Outcome(status="unanswered", points=0.0,
                        message="not answered yet: the function still raises NotImplementedError", **base)
@@ -399,61 +449,224 @@ class SubmissionError(ValueError):
     """A submitted file is not a readable notebook."""
 
 
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+
+
 def read_submission(path: Path) -> list[str]:
-    """The code cells of a submitted notebook, with IPython magics commented out."""
+    """The code cells of a submitted notebook (nbformat 4, or 3 converted), with IPython magics
+    commented out. Raises SubmissionError with a clear reason for anything else."""
+    path = Path(path)
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
     try:
-        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+        nb = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         raise SubmissionError("not a text file (expected a .ipynb notebook)") from None
     except json.JSONDecodeError as err:
         raise SubmissionError(f"invalid notebook JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+    except RecursionError:
+        raise SubmissionError("invalid notebook: its JSON is nested too deeply") from None
+    if not isinstance(nb, dict):
+        raise SubmissionError("not a notebook: the file is JSON but not an object with a 'cells' list")
+    major = nb.get("nbformat")
+    if isinstance(nb.get("worksheets"), list) and "cells" not in nb:  # nbformat 3: cells in worksheets, code in 'input'
+        cells = [dict(c, source=c.get("input", "")) for ws in nb["worksheets"] if isinstance(ws, dict)
+                 for c in (ws.get("cells") if isinstance(ws.get("cells"), list) else []) if isinstance(c, dict)]
+    elif isinstance(nb.get("cells"), list):
+        cells = nb["cells"]
+    elif isinstance(major, int) and major < 3:
+        raise SubmissionError(f"nbformat {major} notebooks are not supported: open and save it in Jupyter first")
+    else:
         raise SubmissionError("not a notebook: no 'cells' list")
-    code = [c for c in nb["cells"] if isinstance(c, dict) and c.get("cell_type") == "code"]
+    code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
     if not code:
         raise SubmissionError("the notebook has no code cells")
-    return [re.sub(r"^(\s*)([%!])", r"\1# \2", _src(c), flags=re.M) for c in code]
+    out = []
+    for i, c in enumerate(code):
+        s = c.get("source", "")
+        if isinstance(s, list) and all(isinstance(x, str) for x in s):
+            s = "".join(s)
+        if not isinstance(s, str):
+            raise SubmissionError(f"code cell {i + 1}: its 'source' is not text (a string or a list of strings)")
+        out.append(re.sub(r"^(\s*)([%!])", r"\1# \2", s, flags=re.M))
+    return out
 
 
-_FRAME_EVENTS = ("sys._getframe", "sys._current_frames", "sys.settrace",
-                 "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents")
-_BLOCKED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-                   "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill", "ctypes.dlopen",
-                   "ctypes.dlsym", "ctypes.cdata", "socket.connect", "socket.bind", "sys.addaudithook",
-                   "_thread.start_new_thread", "object.__setattr__")
-_TEXT_STACK = ("format_stack", "extract_stack", "print_stack")
-_PATH_EVENTS = ("open", "os.listdir", "os.scandir", "glob.glob", "os.chdir", "shutil.copyfile")
+def _lab_of(cells: list[str]) -> str | None:
+    """The lab a notebook was written for, from its ``Checker("<lab>")`` line (None if absent)."""
+    for s in cells:
+        m = re.search(r"""Checker\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""", s)
+        if m:
+            return m.group(1)
+    return None
 
 
-def _install_guard(protected: list[str]) -> None:
-    """Audit hook in the worker: no reading protected paths, no processes, signals or frame peeking."""
-    prefixes = [p.rstrip(os.sep) for p in protected]
-    me = str(os.getpid())
-    realpath = os.path.realpath
+_BLOCKED_EVENTS = frozenset((
+    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+    "os.kill", "os.killpg", "signal.pthread_kill", "sys.addaudithook", "_thread.start_new_thread",
+    "object.__setattr__", "object.__delattr__", "sys._current_frames", "sys._current_exceptions",
+    "sys.settrace", "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "code.__new__",
+    "function.__new__", "sys.set_asyncgen_hooks_firstiter", "sys.set_asyncgen_hooks_finalizer", "cpython.remote_debugger_script",
+    "shutil.make_archive", "shutil.unpack_archive", "sqlite3.connect", "sqlite3.enable_load_extension",
+    "webbrowser.open", "os.startfile", "pty.spawn", "os.putenv", "os.unsetenv", "sys.setrecursionlimit"))
+_BLOCKED_PREFIXES = ("ctypes.", "socket.", "fcntl.", "syslog.", "winreg.", "msvcrt.", "ftplib.", "http.", "urllib.",
+                     "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "resource.")
+_BLOCKED_IMPORTS = frozenset(("ctypes", "_ctypes", "cffi", "_cffi_backend", "_posixsubprocess", "_xxsubinterpreters",
+                              "_testcapi", "_testinternalcapi", "tracemalloc", "faulthandler"))
+# events that change the file system -> (indices of path arguments, indices of dir_fd arguments)
+_WRITE_EVENTS = {
+    "os.remove": ((0,), (1,)), "os.rmdir": ((0,), (1,)), "os.rename": ((0, 1), (2, 3)), "os.mkdir": ((0,), (2,)),
+    "os.symlink": ((0, 1), (2,)), "os.link": ((0, 1), (2, 3)), "os.truncate": ((0,), ()), "os.chmod": ((0,), (2,)),
+    "os.chown": ((0,), (3,)), "os.utime": ((0,), (3,)), "os.chflags": ((0,), ()), "os.lchflags": ((0,), ()),
+    "os.setxattr": ((0,), ()), "os.removexattr": ((0,), ()), "shutil.rmtree": ((0,), (1,)),
+    "shutil.copyfile": ((1,), ()), "shutil.copymode": ((1,), ()), "shutil.copystat": ((1,), ()),
+    "shutil.copytree": ((1,), ()), "shutil.move": ((0, 1), ()), "shutil.chown": ((0,), ()), "os.mkfifo": ((0,), (2,)),
+    "os.mknod": ((0,), (3,)), "os.lockf": ((0,), ()),
+}
+_READ_EVENTS = {"os.listdir": 0, "os.scandir": 0, "os.chdir": 0, "os.getxattr": 0, "os.listxattr": 0,
+                "glob.glob": 0, "glob.glob/2": 0, "shutil.copyfile": 0, "shutil.copytree": 0, "shutil.copymode": 0,
+                "shutil.copystat": 0, "os.fwalk": 0}
+_PROC_OK = frozenset(("statm", "stat", "status", "meminfo", "cpuinfo", "limits", "mounts", "cgroup", "sys"))
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
+
+def _install_guard(workdir: str, protected: list[str]) -> None:
+    """Audit hook in the worker (Python's audit hooks; see the threat model in book/instructors.md).
+
+    Refused: opening, listing or statting-by-name the protected paths (lab folder, hidden tests,
+    submissions, outputs) and other processes' /proc entries; any write, remove, rename or link
+    outside ``workdir``; file descriptors or ``dir_fd`` in place of paths, opening folders; new
+    processes, threads, signals, sockets, ctypes; frames, tracing, gc object walks, new code objects.
+    """
+    import importlib._bootstrap_external as _bx
+
+    prefixes = tuple(os.path.realpath(p).rstrip(os.sep) for p in protected)
+    home = os.path.realpath(workdir)
+    pid = str(os.getpid())
+    realpath, isdir, fspath, fsdecode = os.path.realpath, os.path.isdir, os.fspath, os.fsdecode
+    pyc_loader = _bx._compile_bytecode.__code__
+    import traceback
+
+    stack_to_text = tuple(f.__code__ for f in (traceback.format_stack, traceback.extract_stack, traceback.print_stack))
+    getframe = sys._getframe
     busy: list[int] = []
 
-    def trusted_caller() -> bool:  # traceback's stack-to-text helpers (used by torch.manual_seed) may peek
-        busy.append(1)
-        try:
-            code = sys._getframe(2).f_code
-        finally:
-            busy.pop()
-        return code.co_filename.endswith(os.sep + "traceback.py") and code.co_name in _TEXT_STACK
+    def deny(what: str) -> None:
+        raise PermissionError(f"{what} is not allowed while grading")
+
+    def resolve(arg: Any, event: str) -> str:
+        if isinstance(arg, int) and not isinstance(arg, bool):
+            deny(f"{event} with a file descriptor")
+        if not isinstance(arg, (str, bytes, os.PathLike)):
+            deny(f"{event} with a {type(arg).__name__} path")
+        p = fsdecode(fspath(arg))
+        if "\0" in p:
+            deny(f"{event} with a NUL in the path")
+        return realpath(p)
+
+    def inside(p: str, root: str) -> bool:
+        return p == root or p.startswith(root + os.sep)
+
+    def check_read(p: str, event: str) -> None:
+        if any(inside(p, q) for q in prefixes):
+            deny(f"reading {p}")
+        if p.startswith("/proc/"):
+            part = p.split("/")
+            if part[2] != pid and part[2] not in _PROC_OK or (part[2] == pid and len(part) > 3 and part[3] not in _PROC_OK):
+                deny(f"reading {p}")
+        if p.startswith("/dev/") and p not in ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero", "/dev/shm"):
+            deny(f"reading {p}")
+
+    def check_write(p: str, event: str) -> None:
+        if not inside(p, home) and p != "/dev/null":
+            deny(f"writing {p} (only the submission's own temporary folder is writable)")
+        if p.endswith((".pyc", ".pyo", ".so", ".pth")):
+            deny(f"writing {p} (compiled code)")
 
     def hook(event: str, args: tuple) -> None:
-        if busy or (event == "sys._getframe" and trusted_caller()):
+        if busy:
             return
-        if event in _BLOCKED_EVENTS or event in _FRAME_EVENTS:
-            raise PermissionError(f"{event} is not allowed while grading")
-        if event == "object.__getattr__" and len(args) > 1 and str(args[1]).endswith("_frame"):
-            raise PermissionError(f"reading .{args[1]} is not allowed while grading")
-        if event in _PATH_EVENTS and args and isinstance(args[0], (str, bytes, os.PathLike)):
-            p = realpath(os.fsdecode(args[0]))
-            m = re.match(r"/proc/(\d+)", p)
-            if any(p == q or p.startswith(q + os.sep) for q in prefixes) or (m and m.group(1) != me):
-                raise PermissionError(f"reading {p} is not allowed while grading")
+        if event in _BLOCKED_EVENTS or event.startswith(_BLOCKED_PREFIXES):
+            deny(event)
+        if event == "open":
+            p = resolve(args[0], "open")
+            mode, flags = args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else 0
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
+                (isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writing:
+                check_write(p, event)
+            check_read(p, event)
+            if isdir(p):
+                deny(f"opening the folder {p}")
+        elif event in _WRITE_EVENTS:
+            paths, fds = _WRITE_EVENTS[event]
+            for i in fds:
+                if i < len(args) and args[i] not in (None, -1):
+                    deny(f"{event} with dir_fd")
+            for i in paths:
+                if i < len(args):
+                    p = resolve(args[i], event)
+                    check_write(p, event)
+        elif event in _READ_EVENTS:
+            if event == "glob.glob/2" and (args[2] is not None or args[3] is not None):
+                deny("glob with root_dir or dir_fd")
+            if args and args[0] is not None:
+                p = resolve(args[0], event)
+                check_read(p, event)
+                if event == "os.chdir" and not inside(p, home):
+                    deny(f"changing to {p}")
+        elif event == "object.__getattr__" and len(args) > 1 and isinstance(args[1], str) and \
+                args[1].endswith("_frame"):
+            deny(f"reading .{args[1]}")
+        elif event in ("marshal.loads", "marshal.load", "sys._getframe"):
+            busy.append(1)
+            try:  # only the import system may unmarshal code, only traceback's stack-to-text helpers see frames
+                caller = getframe(1).f_code
+            finally:
+                busy.pop()
+            ok = any(caller is c for c in stack_to_text) if event == "sys._getframe" else caller is pyc_loader
+            if not ok:
+                deny(event)
+        elif event == "import" and args and isinstance(args[0], str) and args[0].split(".")[0] in _BLOCKED_IMPORTS:
+            deny(f"importing {args[0]}")
+        elif event == "mmap.__new__" and args and args[0] not in (-1, None):
+            deny("mmap of a file")
     sys.addaudithook(hook)
+
+
+def _seccomp() -> bool:
+    """Linux x86-64: a seccomp filter in the worker (no exec, fork, ptrace, other processes' memory or
+    sockets; threads of the libraries still start). Returns whether it is active."""
+    import platform
+    import struct
+
+    if sys.platform != "linux" or platform.machine() != "x86_64":
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except (ImportError, OSError):
+        return False
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+
+    def op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+        return struct.pack("HBBI", code, jt, jf, k)
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    prog = [op(ld, 4), op(jeq, 0xC000003E, 1, 0), op(ret, eperm), op(ld, 0), op(jge, 0x40000000, 0, 1), op(ret, eperm)]
+    # execve, execveat, fork, vfork, ptrace, process_vm_readv/writev, socket, socketpair, kill, tkill, tgkill
+    for nr in (59, 322, 57, 58, 101, 310, 311, 41, 53, 62, 200, 234):
+        prog += [op(jeq, nr, 0, 1), op(ret, eperm)]
+    prog += [op(jeq, 435, 0, 1), op(ret, enosys)]  # clone3: glibc falls back to clone
+    prog += [op(jeq, 56, 1, 0), op(ret, allow), op(ld, 16), op(jset, 0x10000, 0, 1), op(ret, allow), op(ret, eperm)]
+    buf = ctypes.create_string_buffer(b"".join(prog), len(prog) * 8)
+
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    fprog = Fprog(len(prog), ctypes.addressof(buf))
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        return False
+    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
 class _Capped:
@@ -464,6 +677,7 @@ class _Capped:
         self.size, self.limit = 0, limit
 
     def write(self, s: str) -> int:
+        s = str.__add__("", s) if isinstance(s, str) else str(s)
         if self.size < self.limit:
             self.parts.append(s[: self.limit - self.size])
         self.size += len(s)
@@ -474,36 +688,124 @@ class _Capped:
 
     def text(self) -> str:
         out = "".join(self.parts)
-        return out + ("\n[... output truncated]" if self.size > self.limit else "")
+        return out + (TRUNCATED if self.size > self.limit else "")
 
 
-def _worker(conn: Any, cells: list[str], lab: str, workdir: str, protected: list[str],
-            limits: dict) -> None:
-    """Grading worker (a fresh forked process per submission): student cells first, hidden tests after."""
-    global _BATCH
+TRUNCATED = "\n[... output truncated]"
+_STATUSES = ("pass", "fail", "unanswered", "error", "timeout")
+_MAX_MESSAGE = 64 * 2**10
+
+
+def _worker(conn: Any) -> None:
+    """Grading worker, forked from a clean server (libraries loaded, no hidden tests, clean argv and
+    environment) for one attempt at one submission.
+
+    Everything it reports is length-prefixed JSON with an HMAC under a per-attempt key that only
+    this function's locals hold. Student cells run first; the hidden tests arrive afterwards."""
+    global _BATCH, _TRUSTED
+    import gc
     import resource
+    from json.encoder import encode_basestring_ascii as esc
 
+    try:
+        from _hashlib import hmac_digest
+    except ImportError:  # pragma: no cover
+        import hmac as _h
+        hmac_digest = _h.digest
     _BATCH = True
+    fd = os.dup(conn.fileno())
+    conn.close()
+    proc = mp.current_process()
+    proc._args, proc._kwargs, proc._target = (), {}, None  # type: ignore[attr-defined]
+    read, write, loads, sigmask, setitimer = os.read, os.write, json.loads, signal.pthread_sigmask, signal.setitimer
+    gc_enable, gc_disable, gc_callbacks, run, tampered = gc.enable, gc.disable, gc.callbacks, run_test, _tampered
+    all_signals = set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP}
+    strt, listt, dictt, boolt, intt, floatt = str, list, dict, bool, int, float
+    seq = [0]
+
+    def read_exact(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = read(fd, n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def recv() -> Any:
+        (n,) = struct_unpack("!i", read_exact(4))
+        return loads(read_exact(n).decode("utf-8"))
+
+    def enc(o: Any) -> str:
+        t = type(o)
+        if o is None or t is boolt:
+            return "null" if o is None else ("true" if o else "false")
+        if t is intt or t is floatt:
+            return repr(o) if o == o and o not in (float("inf"), float("-inf")) else "null"
+        if t is listt:
+            return "[" + ",".join([enc(v) for v in o]) + "]"
+        if t is dictt:
+            return "{" + ",".join([esc(k) + ":" + enc(v) for k, v in o.items()]) + "}"
+        return esc(strt.__add__("", o) if isinstance(o, strt) else "<not text>")
+
+    def quiet() -> None:  # no student code (signal handlers, gc callbacks, finalizers) from here to send()
+        sigmask(signal.SIG_BLOCK, all_signals)
+        gc_disable()
+        gc_callbacks.clear()
+        for which in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            setitimer(which, 0)
+
+    def send(msg: dict) -> None:
+        body = enc(msg).encode("ascii")
+        mac = hmac_digest(key, str(seq[0]).encode() + b":" + body, "sha256").hex().encode()
+        seq[0] += 1
+        data = mac + body
+        frame = struct_pack("!i", len(data)) + data
+        while frame:
+            frame = frame[write(fd, frame):]
+
+    def loud() -> None:
+        gc_enable()
+        sigmask(signal.SIG_UNBLOCK, all_signals)
+
+    from struct import pack as struct_pack, unpack as struct_unpack
+
+    setup = recv()
+    key = bytes.fromhex(setup.pop("key"))
+    workdir, limits, cells = setup["workdir"], setup["limits"], setup["cells"]
     os.chdir(workdir)
-    keep = {k: os.environ[k] for k in ("PATH", "LANG", "MPLBACKEND") if k in os.environ}
+    sys.argv[:] = ["course-grade-worker"]
+    sys.orig_argv[:] = [sys.executable]
+    mp.process.ORIGINAL_DIR = workdir  # type: ignore[attr-defined]
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "MPLBACKEND") if k in os.environ}
     os.environ.clear()
     os.environ.update(keep, HOME=workdir, TMPDIR=workdir, COURSE_PROFILE="ci", OMP_NUM_THREADS="1")
+    getattr(sys.modules.get("posix"), "environ", {}).clear()
+    tempfile.tempdir = workdir
+    sys.dont_write_bytecode = True
+    protected = setup["protected"]
     sys.path[:] = [p for p in sys.path if p and os.path.isdir(p)
                    and not any(os.path.realpath(p).startswith(q) for q in protected)
                    and os.path.realpath(p) != os.path.realpath(limits["parent_cwd"])]
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(devnull, std)
     out = _Capped()
     sys.stdout = sys.stderr = out  # type: ignore[assignment]
+    sys.stdin = None  # type: ignore[assignment]
     vm = _vm_bytes()
     mem = vm + int(limits["memory_mb"]) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_FSIZE, (50 * 2**20, 50 * 2**20))
-    checker = Checker(lab, namespace={})
-    run, send, as_dict, tampered = run_test, conn.send, asdict, _tampered  # bound before student code runs
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    checker = Checker(setup["lab"], namespace={})
+    _TRUSTED = _trusted()
+    del setup
+    _seccomp()
+    import traceback  # noqa: F401  (loaded before the guard: torch formats stacks with it)
+    globals().setdefault("__warningregistry__", {})  # compile() warnings about student code land here
     snap = _snapshot()
-    _install_guard(protected)
+    _install_guard(workdir, protected)
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     errors: list[str] = []
     for i, src in enumerate(cells):
@@ -516,63 +818,101 @@ def _worker(conn: Any, cells: list[str], lab: str, workdir: str, protected: list
         except MemoryError:
             errors.append(f"cell {i + 1}: MemoryError (memory limit {limits['memory_mb']} MB)")
         except BaseException as err:  # SyntaxError, SystemExit, KeyboardInterrupt in student code
-            errors.append(f"cell {i + 1}: {type(err).__name__}: {err}"[:300])
+            try:
+                errors.append(f"cell {i + 1}: {type(err).__name__}: {err}"[:300])
+            except BaseException:
+                errors.append(f"cell {i + 1}: an exception that cannot be shown")
+    quiet()
     changed = tampered(snap)
     if changed:
-        send(("tampered", changed))
+        send({"k": "tampered", "what": changed})
         return
-    send(("cells_done", {"errors": errors, "output": out.text()}))
+    send({"k": "cells_done", "errors": [strt(e) for e in errors][:100], "output": out.text()})
     sys.stdout = sys.stderr = _Capped(0)  # output during the tests is dropped (it could echo tests)
-    token, hidden, todo = conn.recv()
+    request = recv()
+    hidden, todo = request["hidden"], [tuple(k) for k in request["todo"]]
     hns: dict[str, Any] = {"__name__": "hidden_tests", "check": checker,
                            "expect_close": expect_close, "expect_equal": expect_equal}
     exec(compile(hidden, "<hidden tests>", "exec"), hns)
+    del hidden, request
+    tests = {(t.question, t.name): t for t in checker.lab.tests}
     checker.namespace = ns
-    for t in checker.lab.tests:
-        if [t.question, t.name] not in [list(k) for k in todo]:
-            continue
-        send(("start", token, (t.question, t.name)))
-        outcome = run(t, ns, limits["test_timeout"])
+    for key_ in todo:
+        send({"k": "start", "q": key_[0], "t": key_[1]})
+        t = tests.get(key_)
+        loud()
+        try:
+            outcome = run(t, ns, limits["test_timeout"]) if t is not None else None
+            status, message = (outcome.status, outcome.message) if outcome else ("error", "test not found")
+        except BaseException as err:  # SystemExit, KeyboardInterrupt, our _Timeout raised by the student
+            status, message = "error", f"your code raised {type(err).__name__}"
+        quiet()
         changed = tampered(snap)
         if changed:
-            send(("tampered", changed))
+            send({"k": "tampered", "what": changed})
             return
-        send(("result", token, as_dict(outcome)))
-    send(("done", token, None))
+        send({"k": "result", "q": key_[0], "t": key_[1], "status": status, "message": message})
+    send({"k": "done"})
 
 
-_WATCHED = ("course_utils", "numpy", "torch", "builtins", "math", "inspect", "dataclasses", "signal",
-            "multiprocessing", "pickle", "sys", "os", "re", "json", "collections", "functools", "operator")
+_WATCHED = ("course_utils", "numpy", "torch", "builtins", "math", "inspect", "dataclasses", "signal", "types",
+            "multiprocessing", "pickle", "sys", "os", "posix", "re", "json", "collections", "functools", "operator",
+            "hmac", "_hashlib", "hashlib", "struct", "_struct", "gc", "traceback", "importlib", "random", "copy")
 
 
-def _snapshot() -> list[tuple[str, Any, str, Any]]:
-    """The functions and classes of the grader, numpy, torch and key standard modules, to spot
-    a submission that replaces one (monkeypatching the checks)."""
+def _snapshot() -> list[tuple[str, Any, Any, Any]]:
+    """What the grader relies on, to spot a submission that changes it: the functions and classes of
+    the grader, NumPy, PyTorch and key standard modules (module and class dictionaries, new keys
+    included), the grader's function defaults, and which module objects ``sys.modules`` holds."""
     import warnings
 
-    out: list[tuple[str, Any, str, Any]] = []
+    out: list[tuple[str, Any, Any, Any]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _collect(out)
     return out
 
 
+_CLASS_MODULES = frozenset(("torch", "torch._tensor", "torch._C", "torch.nn.parameter", "torch.nn.modules.module",
+                            "torch.nn.modules.linear", "numpy", "json.encoder", "json.decoder", "hmac",
+                            "inspect", "dataclasses", "functools", "collections"))
+_SIZE = object()  # marks a snapshot entry that records a dictionary's size
+
+
 def _collect(out: list) -> None:
-    for name, mod in list(sys.modules.items()):
-        d = getattr(mod, "__dict__", None)
-        if not isinstance(d, dict) or name.split(".")[0] not in _WATCHED:
+    mods = sys.modules
+    for name, mod in list(mods.items()):
+        if name.split(".")[0] not in _WATCHED:
             continue
+        out.append((f"sys.modules[{name!r}]", mods, name, mod))
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict):
+            continue
+        ours = name.startswith("course_utils")
+        if ours and not hasattr(mod, "__path__"):  # a package gains names as its submodules load
+            out.append((f"{name} (its names)", d, _SIZE, len(d)))
         for k, v in list(d.items()):
-            if isinstance(v, type) and (name.startswith(("course_utils", "multiprocessing"))
-                                        or v.__module__ in ("torch", "torch.nn.modules.module")):
-                out += [(f"{name}.{k}.{a}", v.__dict__, a, w) for a, w in list(v.__dict__.items())]
-            if callable(v) and not isinstance(v, type(sys)):
+            if isinstance(v, type) and (ours or name in _CLASS_MODULES) and getattr(v, "__module__", None) == name:
+                cd = v.__dict__
+                out.append((f"{name}.{k} (its attributes)", cd, _SIZE, len(cd)))
+                out += [(f"{name}.{k}.{a}", cd, a, w) for a, w in list(cd.items())]
+            if ours or (callable(v) and not isinstance(v, type(sys))):
                 out.append((f"{name}.{k}", d, k, v))
+            if ours and type(v).__name__ == "function":
+                out.append((f"{name}.{k}.__defaults__", v, "__defaults__", v.__defaults__))
+                out.append((f"{name}.{k}.__kwdefaults__", v, "__kwdefaults__", v.__kwdefaults__))
 
 
-def _tampered(snap: list[tuple[str, Any, str, Any]]) -> str:
+def _tampered(snap: list[tuple[str, Any, Any, Any]], len: Callable = len, type: Callable = type,
+              getattr: Callable = getattr) -> str:
     for label, d, k, v in snap:
-        if d.get(k) is not v:
+        if k is _SIZE:
+            if len(d) != v:
+                return label
+        elif type(d) is dict or type(d).__name__ == "mappingproxy":
+            if d.get(k, _SIZE) is not v:
+                return label
+        elif getattr(d, k, _SIZE) is not v:
             return label
     return ""
 
@@ -598,97 +938,202 @@ class Report:
         return {q: sum(o.points for o in self.outcomes if o.question == q) for q in lab.questions}
 
 
+_WORKER_ENV = ("PATH", "LANG", "LC_ALL", "MPLBACKEND")
+
+
 def _context() -> Any:
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
         ctx.set_forkserver_preload(["course_utils.grading", "numpy", "torch"])
+        saved = dict(os.environ)
+        try:  # the server (and so every worker) starts with a minimal environment
+            os.environ.clear()
+            os.environ.update({k: saved[k] for k in _WORKER_ENV if k in saved}, OMP_NUM_THREADS="1",
+                              COURSE_PROFILE="ci")
+            forkserver.ensure_running()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
     return ctx
+
+
+class _Argv:
+    """Context: a neutral ``sys.argv`` while a worker starts (multiprocessing copies it to the child)."""
+
+    def __enter__(self):
+        self.saved = sys.argv
+        sys.argv = ["course-grade-worker"]
+
+    def __exit__(self, *exc):
+        sys.argv = self.saved
 
 
 def grade_one(lab: Lab, path: Path, hidden: str, protected: list[str], timeout: float = 60.0,
               test_timeout: float = 10.0, memory_mb: int = 2048) -> Report:
-    """Grade one submitted notebook in its own process (time, memory and file limits)."""
+    """Grade one submitted notebook in its own processes (time, memory and file limits). Never
+    raises: anything that goes wrong becomes the report's ``error``."""
+    rep = Report(Path(path).name)
+    t0 = time.monotonic()
     full = lab.copy()
     exec(compile(hidden, "<hidden tests>", "exec"), {"check": _Registrar(full), "expect_close": expect_close,
                                                       "expect_equal": expect_equal})
-    tests = {(t.question, t.name): t for t in full.tests}
-    rep = Report(Path(path).name)
-    t0 = time.monotonic()
+    try:
+        _grade(rep, full, lab.name, path, hidden, protected, timeout, test_timeout, memory_mb)
+    except Exception as err:  # a bug or a file nobody foresaw: this submission only
+        rep.error = f"not graded: {type(err).__name__}: {err}"[:500]
+        rep.outcomes = [_missing(t, "not graded: " + rep.error) for t in full.tests]
+    rep.seconds = time.monotonic() - t0
+    return rep
+
+
+def _grade(rep: Report, full: Lab, lab: str, path: Path, hidden: str, protected: list[str], timeout: float,
+           test_timeout: float, memory_mb: int) -> None:
     try:
         cells = read_submission(path)
     except (SubmissionError, OSError) as err:
         rep.error = f"{type(err).__name__}: {err}"
         rep.outcomes = [_missing(t, "not graded: the notebook could not be read") for t in full.tests]
-        return rep
+        return
+    other = _lab_of(cells)
+    notes = [f"this notebook is for {other}, not {lab}"] if other and other != lab else []
+    tests = {(t.question, t.name): t for t in full.tests}
+    snippets = _hidden_snippets(hidden)
     todo = [(t.question, t.name) for t in full.tests]
     got: dict[tuple[str, str], Outcome] = {}
+    t0 = time.monotonic()
     deadline, why = t0 + timeout, ""
     while todo and not why:  # a worker that dies or hangs in a test costs that test; the rest reruns
-        why = _attempt(rep, cells, lab.name, hidden, todo, tests, got, protected, deadline, test_timeout, memory_mb)
+        why = _attempt(rep, cells, lab, hidden, todo, tests, got, protected, deadline, test_timeout, memory_mb,
+                       snippets)
         todo = [k for k in todo if k not in got]
     if why.startswith(TAMPERED):  # all points withheld: the checks themselves were changed
         got.clear()
-        rep.error = why + "; all points withheld, please review by hand"
+        why += "; all points withheld, please review by hand"
+    if why:
+        notes.append(why)
+    rep.error = "; ".join(notes)
     for t in full.tests:
         rep.outcomes.append(got.get((t.question, t.name)) or _missing(t, why or "no result"))
-    rep.seconds = time.monotonic() - t0
-    return rep
+
+
+def _hidden_snippets(hidden: str) -> list[str]:
+    lines = (s.strip() for s in hidden.split("\n"))
+    return [s for s in lines if len(s) >= 20 and not s.startswith("#")]
+
+
+class _Forged(Exception):
+    pass
 
 
 def _attempt(rep: Report, cells: list[str], lab: str, hidden: str, todo: list[tuple[str, str]],
-             tests: dict[tuple[str, str], Test], got: dict, protected: list[str], deadline: float, test_timeout: float, memory_mb: int) -> str:
-    """One worker process: run the cells, then the tests in ``todo``; returns why it stopped early."""
+             tests: dict[tuple[str, str], Test], got: dict, protected: list[str], deadline: float,
+             test_timeout: float, memory_mb: int, snippets: list[str]) -> str:
+    """One worker process: run the cells, then the tests in ``todo``; returns why it stopped early.
+
+    The parent trusts nothing but "which of my tests passed": every message must carry a valid
+    HMAC and come in the expected order (cells done once; then start/result for each test of
+    ``todo`` in order; then done), and points come from the parent's own test list."""
+    import hmac
+
     ctx = _context()
     parent, child = ctx.Pipe()
     workdir = tempfile.mkdtemp(prefix="course-grade-")
-    limits = {"test_timeout": test_timeout, "memory_mb": memory_mb, "parent_cwd": os.getcwd()}
+    os.chmod(workdir, 0o700)
     worker = importlib.import_module("course_utils.grading")._worker  # not __main__'s copy
-    proc = ctx.Process(target=worker, args=(child, cells, lab, workdir, protected, limits), daemon=True)
-    proc.start()
+    with _Argv():
+        proc = ctx.Process(target=worker, args=(child,), daemon=True, name="course-grade-worker")
+        proc.start()
     child.close()
-    token, current, why = secrets.token_hex(16), None, ""
+    key = secrets.token_bytes(32)
+    limits = {"test_timeout": test_timeout, "memory_mb": memory_mb, "parent_cwd": os.getcwd()}
+    seq = 0
+    current, why = None, ""
     test_deadline = deadline
+
+    def receive() -> dict | None:
+        nonlocal seq
+        left = min(deadline, test_deadline) - time.monotonic()
+        if left <= 0 or not parent.poll(left):
+            return None
+        data = parent.recv_bytes(_MAX_MESSAGE)
+        mac, body = data[:64], data[64:]
+        want = hmac.new(key, str(seq).encode() + b":" + body, "sha256").hexdigest().encode()
+        if not hmac.compare_digest(mac, want):
+            raise _Forged("a message without the grader's signature")
+        seq += 1
+        try:
+            msg = json.loads(body.decode("ascii"))
+        except (ValueError, RecursionError):
+            raise _Forged("a malformed message") from None
+        if not isinstance(msg, dict) or not isinstance(msg.get("k"), str):
+            raise _Forged("a malformed message")
+        if msg["k"] == "tampered":
+            raise _Forged(f"{str(msg.get('what'))[:200]} was changed by the submission")
+        return msg
+
+    def text(v: Any, n: int) -> str:
+        if not isinstance(v, str):
+            raise _Forged("a malformed message")
+        return v[:n]
+
     try:
-        while True:
-            left = min(deadline, test_deadline) - time.monotonic()
-            if left <= 0 or not parent.poll(left):
-                if current and time.monotonic() < deadline:
-                    got[current] = _missing(tests[current], f"took longer than {test_timeout:g} s (the grader "
-                                            "stopped the process)", "timeout")
-                    break
-                why = "the time limit for the whole notebook was exceeded"
-                break
-            msg = parent.recv()
-            if msg[0] == "cells_done":
-                rep.cell_errors, rep.output = msg[1]["errors"], msg[1]["output"]
-                parent.send((token, hidden, todo))
-            elif msg[0] == "start" and msg[1] == token and tuple(msg[2]) in todo:
-                current, test_deadline = tuple(msg[2]), time.monotonic() + test_timeout + 2.0
-            elif msg[0] == "result" and msg[1] == token and current and msg[2]["test"] == current[1]:
-                got[current] = Outcome(**msg[2])
-                current, test_deadline = None, deadline
-            elif msg[0] == "done" and msg[1] == token:
-                break
-            elif msg[0] == "tampered":
-                why = f"{TAMPERED}: {str(msg[1])[:200]} was replaced by the submission"
-                break
-            else:
-                why = "the submission tampered with the grader's messages"
-                break
-    except (EOFError, OSError, ValueError, TypeError):
+        parent.send_bytes(json.dumps({"key": key.hex(), "cells": cells, "lab": lab, "workdir": workdir,
+                                      "protected": protected, "limits": limits}).encode())
+        msg = receive()
+        if msg is None:
+            return "the time limit for the whole notebook was exceeded"
+        if msg["k"] != "cells_done" or not isinstance(msg.get("errors"), list):
+            raise _Forged(f"an unexpected {msg['k']!r} message")
+        rep.cell_errors = [text(e, 300) for e in msg["errors"][:100]]
+        rep.output = text(msg.get("output"), 4000 + len(TRUNCATED))
+        parent.send_bytes(json.dumps({"hidden": hidden, "todo": todo}).encode())
+        for k in todo:
+            msg = receive()
+            if msg is None:
+                return "the time limit for the whole notebook was exceeded"
+            if msg["k"] != "start" or (msg.get("q"), msg.get("t")) != k:
+                raise _Forged(f"an unexpected {msg['k']!r} message")
+            current, test_deadline = k, min(deadline, time.monotonic() + test_timeout + 2.0)
+            msg = receive()
+            if msg is None:
+                if time.monotonic() < deadline:
+                    got[k] = _missing(tests[k], f"took longer than {test_timeout:g} s (the grader stopped the "
+                                      "process)", "timeout")
+                    return ""
+                return "the time limit for the whole notebook was exceeded"
+            if msg["k"] != "result" or (msg.get("q"), msg.get("t")) != k or msg.get("status") not in _STATUSES:
+                raise _Forged(f"an unexpected {msg['k']!r} message")
+            t = tests[k]
+            message = text(msg.get("message", ""), 500)
+            if any(s in message for s in snippets):
+                message = "(message withheld: it quoted the hidden tests' code)"
+            status = msg["status"]
+            got[k] = Outcome(t.question, t.name, status, t.points if status == "pass" else 0.0, t.points, t.hidden,
+                             message)
+            current, test_deadline = None, deadline
+        msg = receive()
+        if msg is None or msg["k"] != "done":
+            raise _Forged("no end-of-tests message" if msg is None else f"an unexpected {msg['k']!r} message")
+        if parent.poll(0):
+            raise _Forged("a message after the end of the tests")
+        return ""
+    except _Forged as err:
+        return f"{TAMPERED}: {err}"
+    except (EOFError, OSError, ValueError, TypeError, KeyError):
         proc.join(1)
         died = f"the grading process died (exit code {proc.exitcode}: a crash, os._exit or the memory limit)"
         if current:
             got[current] = _missing(tests[current], died, "crashed")
-        else:
-            why = died
+            return ""
+        return died
     finally:
         if proc.is_alive():
             proc.kill()
         proc.join(5)
         parent.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    return why
 
 
 class _Registrar:
@@ -709,12 +1154,14 @@ def _missing(t: Test, why: str, status: str = "") -> Outcome:
 def grade_batch(lab_dir: Path, submissions: Iterable[Path], hidden: Path | None = None,
                 timeout: float = 60.0, test_timeout: float = 10.0, memory_mb: int = 2048,
                 extra_protected: Iterable[Path] = ()) -> tuple[Lab, list[Report]]:
-    """Grade every submission of one lab; each runs in its own process."""
+    """Grade every submission of one lab; each runs in its own process. One bad file never stops
+    the batch: it gets a report whose ``error`` says why."""
     lab_dir = Path(lab_dir).resolve()
     lab = load_lab(lab_name(lab_dir))
     src = hidden_source(lab_dir, hidden)
-    subs = [Path(s).resolve() for s in submissions]
-    protected = {lab_dir, *(Path(p).resolve() for p in extra_protected), *(s.parent for s in subs), *subs}
+    subs = [Path(s).absolute() for s in submissions]
+    protected = {lab_dir, *(Path(p).resolve() for p in extra_protected), *(s.parent.resolve() for s in subs),
+                 *(s.resolve() for s in subs)}
     if lab_dir.parent.name == "exercises":
         protected.add(lab_dir.parent)
     if hidden:
