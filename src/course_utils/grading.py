@@ -1213,7 +1213,9 @@ def feedback_text(lab: Lab, r: Report, full_max: dict[str, float], hidden_detail
     if r.cell_errors:
         lines += ["## Cells that raised an error", "", *(f"- {e}" for e in r.cell_errors), ""]
     if r.output.strip():
-        lines += ["## What your cells printed (start)", "", "```text", r.output[:2000], "```", ""]
+        shown = r.output.removesuffix(TRUNCATED)
+        cut = len(shown) > 2000 or r.output.endswith(TRUNCATED)
+        lines += ["## What your cells printed (start)", "", "```text", shown[:2000] + (TRUNCATED if cut else ""), "```", ""]
     return "\n".join(lines)
 
 
@@ -1262,6 +1264,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no .ipynb files in {', '.join(map(str, a.submissions))}", file=sys.stderr)
         return 2
     fb = a.feedback or a.out.with_name(a.out.stem + "_feedback")
+    if a.hidden is None:
+        print("course-grade: warning: no --hidden file, so the example hidden tests of instructor.ipynb are used; "
+              "they are public in the course repository (see book/instructors.md)", file=sys.stderr)
     try:
         lab, reports = grade_batch(a.lab_dir, files, a.hidden, a.timeout, a.test_timeout, a.memory_mb,
                                    extra_protected=[a.out, fb])

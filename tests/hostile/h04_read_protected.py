@@ -1,0 +1,28 @@
+# Defect 3: reading the instructor notebook, the private hidden tests and the classmates' files.
+import os
+
+
+def attempt(label, fn):
+    try:
+        fn()
+        print(f"{label}: ALLOWED")
+    except Exception as err:
+        print(f"{label}: REFUSED ({type(err).__name__})")
+
+
+attempt("dir_fd", lambda: os.read(os.open(REL_INSTRUCTOR, os.O_RDONLY, dir_fd=os.open("/", os.O_RDONLY)), 100))
+attempt("open folder", lambda: os.open(LAB_PARENT, os.O_RDONLY))
+attempt("hidden file", lambda: open(HIDDEN).read())
+attempt("instructor", lambda: open(INSTRUCTOR).read())
+attempt("relative path", lambda: open(os.path.relpath(INSTRUCTOR)).read())
+attempt("symlink", lambda: (os.symlink(HIDDEN, "x.py"), open("x.py").read()))
+attempt("list submissions", lambda: os.listdir(SUBS))
+attempt("scandir by fd", lambda: list(os.scandir(os.open("/", os.O_RDONLY))))
+attempt("grader's cmdline", lambda: open(f"/proc/{os.getppid()}/cmdline").read())
+attempt("own environ", lambda: open("/proc/self/environ").read())
+attempt("own memory", lambda: open("/proc/self/mem", "rb").read(1))
+attempt("fd as a path", lambda: open(3, "rb").read(1))
+attempt("chdir out", lambda: os.chdir("/"))
+attempt("spawn", lambda: os.system("cat " + HIDDEN))
+attempt("fork", os.fork)
+attempt("ctypes", lambda: __import__("sys").modules["ctypes"].CDLL(None))

@@ -1,0 +1,2 @@
+# Defect 7: ten megabytes of output.
+print("x" * 10_000_000)
