@@ -804,7 +804,8 @@ def _worker(conn: Any) -> None:
     _seccomp()
     import traceback  # noqa: F401  (loaded before the guard: torch formats stacks with it)
     globals().setdefault("__warningregistry__", {})  # compile() warnings about student code land here
-    snap = _snapshot()
+    snap = list(_SERVER_SNAPSHOT) or _snapshot()  # taken once in the server: the same objects after fork
+    _SERVER_SNAPSHOT.clear()
     _install_guard(workdir, protected)
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     errors: list[str] = []
@@ -951,7 +952,7 @@ def _context() -> Any:
         try:  # the server (and so every worker) starts with a minimal environment
             os.environ.clear()
             os.environ.update({k: saved[k] for k in _WORKER_ENV if k in saved}, OMP_NUM_THREADS="1",
-                              COURSE_PROFILE="ci")
+                              COURSE_PROFILE="ci", COURSE_GRADE_SERVER="1")
             forkserver.ensure_running()
         finally:
             os.environ.clear()
@@ -960,14 +961,19 @@ def _context() -> Any:
 
 
 class _Argv:
-    """Context: a neutral ``sys.argv`` while a worker starts (multiprocessing copies it to the child)."""
+    """Context: a neutral ``sys.argv`` and ``__main__`` while a worker starts (multiprocessing copies
+    the first to the child and reruns the second's file there)."""
 
     def __enter__(self):
-        self.saved = sys.argv
+        import types
+
+        self.saved, self.main = sys.argv, sys.modules["__main__"]
         sys.argv = ["course-grade-worker"]
+        sys.modules["__main__"] = types.ModuleType("__main__")  # so the worker does not rerun the caller's script
 
     def __exit__(self, *exc):
         sys.argv = self.saved
+        sys.modules["__main__"] = self.main
 
 
 def grade_one(lab: Lab, path: Path, hidden: str, protected: list[str], timeout: float = 60.0,
@@ -1279,6 +1285,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r.student}: {pts:g} points{'  ERROR: ' + r.error if r.error else ''}")
     print(f"wrote {a.out} and {fb}/")
     return 0
+
+
+_SERVER_SNAPSHOT: list = []
+
+
+def _prepare_server() -> None:
+    """In the grading server (before any worker forks from it): load what every worker needs and
+    take the tamper snapshot once, so that each worker starts in milliseconds."""
+    global _BATCH, _TRUSTED
+    import importlib._bootstrap_external  # noqa: F401
+    import json.encoder  # noqa: F401
+    import pkgutil
+    import traceback  # noqa: F401
+
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+
+    import course_utils.labs as labs
+
+    for m in pkgutil.iter_modules(labs.__path__):
+        importlib.import_module(f"course_utils.labs.{m.name}")
+    _BATCH = True
+    _TRUSTED = _trusted()
+    globals().setdefault("__warningregistry__", {})
+    _SERVER_SNAPSHOT[:] = _snapshot()
+
+
+if os.environ.get("COURSE_GRADE_SERVER") == "1" and __name__ == "course_utils.grading" and not _SERVER_SNAPSHOT:
+    try:
+        _prepare_server()
+    except Exception:  # pragma: no cover - each worker then takes its own snapshot
+        _SERVER_SNAPSHOT.clear()
 
 
 if __name__ == "__main__":
