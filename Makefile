@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 book: install
-	$(PY) -m course_utils.nbtools execute-cache   # run notebooks on every core first
+	$(PY) -m course_utils.bookbuild   # runs what is not cached for this profile, with progress; stops on a failure
 	$(VENV)/bin/jupyter-book build . -W --keep-going --all  # --all: navigation fresh on every page; execution stays cached
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 

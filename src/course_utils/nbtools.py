@@ -2,7 +2,7 @@
 
     python -m course_utils.nbtools normalize chapters exercises   # fix in place
     python -m course_utils.nbtools check chapters exercises       # report, exit 1 on problems
-    python -m course_utils.nbtools execute-cache                   # pre-execute the book's notebooks
+    python -m course_utils.nbtools execute-cache                   # = python -m course_utils.bookbuild
 """
 from __future__ import annotations
 
@@ -95,31 +95,12 @@ def normalize(path: Path, setup: str | None = None) -> bool:
 BOOK_NOTEBOOKS = ["chapters/*/[0-9]*.ipynb", "exercises/*/student.ipynb"]
 
 
-def execute_cache(patterns: list[str] | None = None, cache_path: str = "_build/.jupyter_cache",
-                  timeout: int = 600) -> int:
-    """Execute the book's notebooks in parallel (one process per core) into the jupyter-cache that
-    `jupyter-book build` reads, so the build itself only renders; returns the number of failures."""
-    from jupyter_cache import get_cache
-    from jupyter_cache.executors import load_executor
-
-    cache = get_cache(str(REPO_ROOT / cache_path))
-    paths = sorted({p.resolve() for pat in (patterns or BOOK_NOTEBOOKS) for p in REPO_ROOT.glob(pat)})
-    for p in paths:
-        cache.add_nb_to_project(str(p))
-    result = load_executor("local-parallel", cache).run_and_cache(timeout=timeout, allow_errors=False)
-    failed = result.excepted + result.errored
-    for uri in failed:
-        print(f"execution failed: {uri} (the book build will re-run it and show the traceback)")
-    print(f"pre-executed {len(result.succeeded)} notebook(s), {len(failed)} failed, "
-          f"{len(paths) - len(result.succeeded) - len(failed)} already cached")
-    return len(failed)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "execute-cache":
-        execute_cache(args[1:] or None)
-        return 0  # failures are reported again, with tracebacks, by the book build
+        from course_utils.bookbuild import build
+
+        return 1 if build(args[1:] or None) else 0
     if not args or args[0] not in ("normalize", "check"):
         print(__doc__)
         return 2
