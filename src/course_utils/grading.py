@@ -456,6 +456,8 @@ def read_submission(path: Path) -> list[str]:
     """The code cells of a submitted notebook (nbformat 4, or 3 converted), with IPython magics
     commented out. Raises SubmissionError with a clear reason for anything else."""
     path = Path(path)
+    if not path.is_file():
+        raise SubmissionError("not a regular file")
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise SubmissionError(f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
     try:
@@ -1190,7 +1192,8 @@ def write_results(lab: Lab, reports: list[Report], out_csv: Path, feedback_dir: 
         w.writerow(["student", *lab.questions, "total", "max_total", "error"])
         for r in reports:
             pts = r.question_points(lab)
-            w.writerow([r.student, *(f"{pts[q]:g}" for q in lab.questions), f"{sum(pts.values()):g}",
+            name = "'" + r.student if r.student[:1] in ("=", "+", "-", "@") else r.student  # no spreadsheet formulas
+            w.writerow([name, *(f"{pts[q]:g}" for q in lab.questions), f"{sum(pts.values()):g}",
                         f"{sum(full_max.values()):g}", r.error])
     fb = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "_feedback")
     fb.mkdir(parents=True, exist_ok=True)
@@ -1214,15 +1217,22 @@ def feedback_text(lab: Lab, r: Report, full_max: dict[str, float], hidden_detail
                 lines.append(f"- {'✓' if o.status == 'pass' else '✗'} {kind} ({o.status})")
                 continue
             lines.append(f"- {'✓' if o.status == 'pass' else '✗'} {kind} `{o.test}`"
-                         + ("" if o.status == "pass" else f" ({o.status}): {o.message}"))
+                         + ("" if o.status == "pass" else f" ({o.status}): {_one_line(o.message)}"))
         lines.append("")
     if r.cell_errors:
-        lines += ["## Cells that raised an error", "", *(f"- {e}" for e in r.cell_errors), ""]
+        lines += ["## Cells that raised an error", "", *(f"- {_one_line(e)}" for e in r.cell_errors), ""]
     if r.output.strip():
         shown = r.output.removesuffix(TRUNCATED)
         cut = len(shown) > 2000 or r.output.endswith(TRUNCATED)
-        lines += ["## What your cells printed (start)", "", "```text", shown[:2000] + (TRUNCATED if cut else ""), "```", ""]
+        text = shown[:2000] + (TRUNCATED if cut else "")
+        fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))  # output cannot close it
+        lines += ["## What your cells printed (start)", "", fence + "text", text, fence, ""]
     return "\n".join(lines)
+
+
+def _one_line(s: str) -> str:
+    """A message from student code on one line, so it cannot add headings or lines to the feedback."""
+    return " ⏎ ".join(str(s).splitlines())
 
 
 # --------------------------------------------------------------------------- command line
