@@ -102,7 +102,7 @@ def test_every_file_gets_a_row_and_the_solutions_full_marks(graded):
 def test_no_code_runs_in_the_grader_and_forged_messages_are_caught(graded):
     rows, fb = graded["rows"], graded["fb"]
     assert not graded["marker"].exists()
-    for name in ("h01_pickle_to_parent", "h02_blank_forged_results"):
+    for name in ("h01_pickle_to_parent", "h02_blank_forged_results", "h15_forge_during_a_test"):
         assert rows[name]["total"] == "0" and "tampering detected" in rows[name]["error"], rows[name]
     assert "expect_close(perplexity([math.log(0.25)]" not in "".join(fb.values())
 

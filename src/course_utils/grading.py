@@ -510,7 +510,7 @@ _BLOCKED_EVENTS = frozenset((
     "sys.settrace", "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "code.__new__",
     "function.__new__", "sys.set_asyncgen_hooks_firstiter", "sys.set_asyncgen_hooks_finalizer", "cpython.remote_debugger_script",
     "shutil.make_archive", "shutil.unpack_archive", "sqlite3.connect", "sqlite3.enable_load_extension",
-    "webbrowser.open", "os.startfile", "pty.spawn", "os.putenv", "os.unsetenv", "sys.setrecursionlimit"))
+    "webbrowser.open", "os.startfile", "pty.spawn"))
 _BLOCKED_PREFIXES = ("ctypes.", "socket.", "fcntl.", "syslog.", "winreg.", "msvcrt.", "ftplib.", "http.", "urllib.",
                      "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "resource.")
 _BLOCKED_IMPORTS = frozenset(("ctypes", "_ctypes", "cffi", "_cffi_backend", "_posixsubprocess", "_xxsubinterpreters",
