@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "scaled_dot_product_attention", "causal_mask", "padding_mask", "split_heads", "merge_heads",
-    "MultiHeadAttention", "sinusoidal_positional_encoding", "apply_rope",
+    "MultiHeadAttention", "sinusoidal_positional_encoding", "apply_rope", "apply_rope_half",
 ]
 
 
@@ -191,3 +191,14 @@ def apply_rope(x: Tensor, positions: Tensor | None = None, base: float = 10000.0
     out[..., 0::2] = x1 * cos - x2 * sin
     out[..., 1::2] = x1 * sin + x2 * cos
     return out
+
+
+def apply_rope_half(x: Tensor, positions: Tensor | None = None, base: float = 10000.0) -> Tensor:
+    """RoPE in the rotate-half layout of Llama and Hugging Face: pair i is (x[i], x[i + d/2]), not
+    (x[2i], x[2i+1]) as in :func:`apply_rope`; same angles, so the two agree after permuting features."""
+    d = x.shape[-1]
+    if d % 2:
+        raise ValueError(f"RoPE rotates pairs of features: the last dimension must be even, got {d}")
+    pairs = torch.stack([x[..., : d // 2], x[..., d // 2:]], dim=-1).flatten(-2)   # to interleaved
+    out = apply_rope(pairs, positions, base)
+    return torch.cat([out[..., 0::2], out[..., 1::2]], dim=-1)                     # and back

