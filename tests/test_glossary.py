@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -76,3 +77,55 @@ def test_title_math_becomes_plain_text():
     assert glossary.title_html("Why divide by $\\sqrt{d_k}$? `code` & <b>") == "Why divide by √d_k? code &amp; &lt;b&gt;"
     assert glossary.tex_to_text(r"O(n^2) \times \frac{a}{b}") == "O(n²) × a/b"
     assert "\\" not in glossary.tex_to_text(r"\mathrm{softmax}(QK^\top/\sqrt{d})")
+
+
+def test_letter_of_a_term():
+    assert [glossary.letter_of(t) for t in ("perplexity", "Beam search", "Épsilon", "6ND", "[CLS] pooling", "  token")] \
+        == ["P", "B", "E", "#", "#", "T"]
+
+
+def _sections_and_links(page):
+    labels = re.findall(r"^\((glossary-[a-z]+)\)=\n## (.+)$", page, flags=re.M)
+    nav = re.search(r'<nav class="glossary-nav".*</nav>', page)
+    links = re.findall(r'href="#([^"]+)"', nav[0]) if nav else []
+    return dict(labels), links
+
+
+def check_letter_navigation(entries, page):
+    """Every letter that has terms: one section (an explicit target + heading), one link in the top row; every
+    link of that row resolves to a section; each term sits in its letter's section."""
+    sections, links = _sections_and_links(page)
+    letters = {glossary.letter_of(e.term) for e in entries}
+    assert set(sections) == {glossary.section_label(c) for c in letters}
+    assert sorted(links) == sorted(sections), "a letter link without a section, or a section without a link"
+    assert page.index("<nav") < page.index("\n## "), "the letter row must come before the first section"
+    for e in entries:
+        label = glossary.section_label(glossary.letter_of(e.term))
+        start = page.index(f"({label})=")
+        nxt = page.find("\n(glossary-", start + 1)
+        assert f"**{glossary._md(e.term)}**" in page[start: nxt if nxt > 0 else None], (e.term, label)
+
+
+def test_letter_sections_and_links(tmp_path):
+    ch = write_chapter(tmp_path, rows="perplexity,困惑度,x,chapters/01_x/01_lm\n6ND,6ND,y,chapters/01_x/01_lm\n"
+                                      "attention,注意力,z,chapters/01_x/01_lm\nPositional encoding,位置编码,w,chapters/01_x/01_lm\n")
+    notebook(ch / "01_lm.ipynb", "# Language models")
+    entries = glossary.read_entries(tmp_path)
+    page = glossary.render(entries, tmp_path)
+    check_letter_navigation(entries, page)
+    sections, links = _sections_and_links(page)
+    assert links == ["glossary-symbols", "glossary-a", "glossary-p"]
+    assert sections["glossary-p"] == "P" and sections["glossary-symbols"] == "Numbers and symbols"
+    assert '<span class="glossary-nav-empty" style="opacity:0.35">B</span>' in page
+    # the check catches a letter link that points nowhere
+    with pytest.raises(AssertionError):
+        check_letter_navigation(entries, page.replace('href="#glossary-p"', 'href="#glossary-q"'))
+    with pytest.raises(AssertionError):
+        check_letter_navigation(entries, page.replace("(glossary-a)=\n## A\n", ""))
+
+
+def test_the_book_glossary_has_letter_navigation_and_is_current():
+    entries = glossary.read_entries()
+    page = (glossary.REPO_ROOT / glossary.OUTPUT).read_text(encoding="utf-8")
+    assert page == glossary.render(entries), "book/glossary.md is out of date: python -m course_utils.glossary"
+    check_letter_navigation(entries, page)

@@ -152,7 +152,8 @@ def _md(text: str) -> str:
 
 
 def render(entries: list[Entry], root: Path = REPO_ROOT) -> str:
-    """The Markdown of book/glossary.md: a definition list, one entry per term, sorted alphabetically."""
+    """The Markdown of book/glossary.md: A-Z links, then one section per letter (numbers and symbols first),
+    each a definition list of its terms, sorted alphabetically."""
     lines = [
         "# Glossary 术语表",
         "",
@@ -168,17 +169,55 @@ def render(entries: list[Entry], root: Path = REPO_ROOT) -> str:
     by_term: dict[str, list[Entry]] = {}
     for e in entries:  # a term taught again in a later chapter: one entry, the first definition, every link
         by_term.setdefault(e.term.casefold(), []).append(e)
+    sections: dict[str, list[str]] = {}
     for key in sorted(by_term):
-        first = by_term[key][0]
-        links = []
-        for e in by_term[key]:
-            href = f"../{e.page}.html" + (f"#{e.anchor}" if e.anchor else "")
-            link = f'<a href="{href}">{title_html(page_title(e.page, root))}</a>'
-            if link not in links:
-                links.append(link)
-        lines += [f"**{_md(first.term)}** · {_md(first.term_zh)}",
-                  f": {_md(first.definition)} *Taught in* {'; '.join(links)}.", ""]
+        sections.setdefault(letter_of(key), []).append(key)
+    order = sorted(sections, key=lambda k: (k != SYMBOLS, k))
+    lines += [letter_nav(order), ""]
+    for letter in order:
+        lines += [f"({section_label(letter)})=", f"## {SECTION_TITLE.get(letter, letter)}", ""]
+        for key in sections[letter]:
+            first = by_term[key][0]
+            links = []
+            for e in by_term[key]:
+                href = f"../{e.page}.html" + (f"#{e.anchor}" if e.anchor else "")
+                link = f'<a href="{href}">{title_html(page_title(e.page, root))}</a>'
+                if link not in links:
+                    links.append(link)
+            lines += [f"**{_md(first.term)}** · {_md(first.term_zh)}",
+                      f": {_md(first.definition)} *Taught in* {'; '.join(links)}.", ""]
     return "\n".join(lines) + "\n"
+
+
+SYMBOLS = "#"
+SECTION_TITLE = {SYMBOLS: "Numbers and symbols"}
+
+
+def letter_of(term: str) -> str:
+    """The A-Z section of a term: its first letter (accents dropped), or SYMBOLS for 6ND, [CLS], ..."""
+    import unicodedata
+
+    for ch in unicodedata.normalize("NFKD", term.strip()):
+        if ch.isascii() and ch.isalpha():
+            return ch.upper()
+        if ch.isalnum() or ch.isascii():
+            return SYMBOLS
+    return SYMBOLS
+
+
+def section_label(letter: str) -> str:
+    """The explicit target (HTML id) of a letter's section: glossary-a ... glossary-z, glossary-symbols."""
+    return "glossary-symbols" if letter == SYMBOLS else f"glossary-{letter.lower()}"
+
+
+def letter_nav(letters) -> str:
+    """The row of A-Z links at the top of the page; letters without terms are shown but not linked."""
+    have = set(letters)
+    items = [f'<a href="#{section_label(SYMBOLS)}" title="Numbers and symbols">#</a>'] if SYMBOLS in have else []
+    for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        items.append(f'<a href="#{section_label(c)}">{c}</a>' if c in have
+                     else f'<span class="glossary-nav-empty" style="opacity:0.35">{c}</span>')
+    return '<nav class="glossary-nav" aria-label="Glossary letters">' + " · ".join(items) + "</nav>"
 
 
 def main(argv: list[str] | None = None) -> int:
