@@ -532,54 +532,103 @@ _PROC_OK = frozenset(("statm", "stat", "status", "meminfo", "cpuinfo", "limits",
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
-def _install_guard(workdir: str, protected: list[str]) -> None:
+def _install_guard(workdir: str, protected: list[str], watched_dicts: list[dict] = ()) -> Callable[[], str]:
     """Audit hook in the worker (Python's audit hooks; see the threat model in book/instructors.md).
 
     Refused: opening, listing or statting-by-name the protected paths (lab folder, hidden tests,
     submissions, outputs) and other processes' /proc entries; any write, remove, rename or link
-    outside ``workdir``; file descriptors or ``dir_fd`` in place of paths, opening folders; new
-    processes, threads, signals, sockets, ctypes; frames, tracing, gc object walks, new code objects.
+    outside ``workdir``; file descriptors, ``dir_fd`` or path objects other than str and bytes in
+    place of paths, opening folders; new processes, threads, signals, sockets, ctypes; frames,
+    tracing, gc object walks, new code objects.
+
+    The hook uses only what it binds here (C functions, copies of the tables): a submission that
+    rebinds a builtin, ``os.fspath``, ``os.path.realpath`` or this module's tables does not change
+    it. Paths are resolved by the kernel (an ``O_PATH`` descriptor read back from /proc/self/fd).
+
+    Returns a function that says which of ``watched_dicts`` changed since the hook was installed
+    (each dict's internal version, which any change moves, even one undone afterwards), or "".
     """
     import importlib._bootstrap_external as _bx
-
-    prefixes = tuple(os.path.realpath(p).rstrip(os.sep) for p in protected)
-    home = os.path.realpath(workdir)
-    pid = str(os.getpid())
-    realpath, isdir, fspath, fsdecode = os.path.realpath, os.path.isdir, os.fspath, os.fsdecode
-    pyc_loader = _bx._compile_bytecode.__code__
     import traceback
 
+    blocked, blocked_prefixes, blocked_imports = frozenset(_BLOCKED_EVENTS), tuple(_BLOCKED_PREFIXES), frozenset(_BLOCKED_IMPORTS)
+    write_events = {k: (tuple(p), tuple(f)) for k, (p, f) in _WRITE_EVENTS.items()}
+    read_events, proc_ok, write_flags = frozenset(_READ_EVENTS), frozenset(_PROC_OK), _WRITE_FLAGS
+    o_path, o_cloexec = getattr(os, "O_PATH", 0), os.O_CLOEXEC
+    os_open, os_close, os_fstat, readlink, realpath = os.open, os.close, os.fstat, os.readlink, os.path.realpath
+    kernel_paths = bool(o_path) and os.path.isdir("/proc/self/fd")
+    str_t, bytes_t, int_t, bool_t, tuple_t, len_, any_, type_ = str, bytes, int, bool, tuple, len, any, type
+    perm, oserror = PermissionError, OSError
+    fs_encoding = sys.getfilesystemencoding()
+    pid = str(os.getpid())
+    pyc_loader = _bx._compile_bytecode.__code__
     stack_to_text = tuple(f.__code__ for f in (traceback.format_stack, traceback.extract_stack, traceback.print_stack))
     getframe = sys._getframe
     busy: list[int] = []
 
     def deny(what: str) -> None:
-        raise PermissionError(f"{what} is not allowed while grading")
+        raise perm(f"{what} is not allowed while grading")
 
-    def resolve(arg: Any, event: str) -> str:
-        if isinstance(arg, int) and not isinstance(arg, bool):
+    def canon(p: str, follow: bool = True, depth: int = 0) -> tuple[str, bool]:
+        """The kernel's absolute path for ``p`` (its folder's, plus the last name, if it does not
+        exist or ``follow`` is False) and whether it is a folder."""
+        if not kernel_paths or depth > 64:
+            return realpath(p), False
+        if follow:
+            try:
+                fd = os_open(p, o_path | o_cloexec)
+            except oserror:
+                fd = -1
+            if fd >= 0:
+                try:
+                    return readlink(f"/proc/self/fd/{fd}"), (os_fstat(fd).st_mode & 0o170000) == 0o040000
+                finally:
+                    os_close(fd)
+        stripped = p.rstrip("/")
+        if "/" not in stripped:
+            head, tail = ".", stripped
+        else:
+            head, tail = stripped.rsplit("/", 1)
+            head = head or "/"
+        if tail in ("", ".", ".."):
+            return realpath(p), False
+        parent, _ = canon(head, True, depth + 1)
+        return (parent.rstrip("/") + "/" + tail), False
+
+    home = canon(workdir)[0]
+    prefixes = tuple(canon(p)[0].rstrip("/") for p in protected)
+
+    def resolve(arg: Any, event: str, follow: bool = True) -> tuple[str, bool]:
+        t = type_(arg)
+        if t is int_t or t is bool_t:
             deny(f"{event} with a file descriptor")
-        if not isinstance(arg, (str, bytes, os.PathLike)):
-            deny(f"{event} with a {type(arg).__name__} path")
-        p = fsdecode(fspath(arg))
-        if "\0" in p:
+        if t is bytes_t:
+            arg = bytes_t.decode(arg, fs_encoding, "surrogateescape")
+        elif t is not str_t:
+            deny(f"{event} with a {t.__name__} path (use a str)")
+        if "\0" in arg:
             deny(f"{event} with a NUL in the path")
-        return realpath(p)
+        busy.append(1)
+        try:
+            return canon(arg, follow)
+        finally:
+            busy.pop()
 
     def inside(p: str, root: str) -> bool:
-        return p == root or p.startswith(root + os.sep)
+        return p == root or p.startswith(root + "/")
 
-    def check_read(p: str, event: str) -> None:
-        if any(inside(p, q) for q in prefixes):
-            deny(f"reading {p}")
+    def check_read(p: str) -> None:
+        for q in prefixes:
+            if inside(p, q):
+                deny(f"reading {p}")
         if p.startswith("/proc/"):
             part = p.split("/")
-            if part[2] != pid and part[2] not in _PROC_OK or (part[2] == pid and len(part) > 3 and part[3] not in _PROC_OK):
+            if (part[2] != pid and part[2] not in proc_ok) or (part[2] == pid and len_(part) > 3 and part[3] not in proc_ok):
                 deny(f"reading {p}")
-        if p.startswith("/dev/") and p not in ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero", "/dev/shm"):
+        if p.startswith("/dev/") and p not in ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero"):
             deny(f"reading {p}")
 
-    def check_write(p: str, event: str) -> None:
+    def check_write(p: str) -> None:
         if not inside(p, home) and p != "/dev/null":
             deny(f"writing {p} (only the submission's own temporary folder is writable)")
         if p.endswith((".pyc", ".pyo", ".so", ".pth")):
@@ -588,52 +637,94 @@ def _install_guard(workdir: str, protected: list[str]) -> None:
     def hook(event: str, args: tuple) -> None:
         if busy:
             return
-        if event in _BLOCKED_EVENTS or event.startswith(_BLOCKED_PREFIXES):
+        if event in blocked or event.startswith(blocked_prefixes):
             deny(event)
         if event == "open":
-            p = resolve(args[0], "open")
-            mode, flags = args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else 0
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
-                (isinstance(flags, int) and flags & _WRITE_FLAGS)
+            p, is_dir = resolve(args[0], "open")
+            mode, flags = args[1] if len_(args) > 1 else None, args[2] if len_(args) > 2 else 0
+            writing = (type_(mode) is str_t and any_(c in mode for c in "wax+")) or \
+                (type_(flags) is int_t and flags & write_flags)
             if writing:
-                check_write(p, event)
-            check_read(p, event)
-            if isdir(p):
+                check_write(p)
+            check_read(p)
+            if is_dir:
                 deny(f"opening the folder {p}")
-        elif event in _WRITE_EVENTS:
-            paths, fds = _WRITE_EVENTS[event]
+        elif event in write_events:
+            paths, fds = write_events[event]
             for i in fds:
-                if i < len(args) and args[i] not in (None, -1):
+                if i < len_(args) and args[i] is not None and args[i] != -1:
                     deny(f"{event} with dir_fd")
             for i in paths:
-                if i < len(args):
-                    p = resolve(args[i], event)
-                    check_write(p, event)
-        elif event in _READ_EVENTS:
+                if i < len_(args):
+                    follow = event in ("os.truncate", "os.chmod", "os.chown", "os.utime", "shutil.copyfile",
+                                       "shutil.copymode", "shutil.copystat", "shutil.copytree")
+                    check_write(resolve(args[i], event, follow)[0])
+        elif event in read_events:
             if event == "glob.glob/2" and (args[2] is not None or args[3] is not None):
                 deny("glob with root_dir or dir_fd")
             if args and args[0] is not None:
-                p = resolve(args[0], event)
-                check_read(p, event)
+                p = resolve(args[0], event)[0]
+                check_read(p)
                 if event == "os.chdir" and not inside(p, home):
                     deny(f"changing to {p}")
-        elif event == "object.__getattr__" and len(args) > 1 and isinstance(args[1], str) and \
-                args[1].endswith("_frame"):
-            deny(f"reading .{args[1]}")
+        elif event == "object.__getattr__" and len_(args) > 1:
+            if type_(args[1]) is not str_t or args[1].endswith("_frame"):
+                deny(f"reading .{args[1]}")
         elif event in ("marshal.loads", "marshal.load", "sys._getframe"):
             busy.append(1)
             try:  # only the import system may unmarshal code, only traceback's stack-to-text helpers see frames
                 caller = getframe(1).f_code
             finally:
                 busy.pop()
-            ok = any(caller is c for c in stack_to_text) if event == "sys._getframe" else caller is pyc_loader
+            ok = any_(caller is c for c in stack_to_text) if event == "sys._getframe" else caller is pyc_loader
             if not ok:
                 deny(event)
-        elif event == "import" and args and isinstance(args[0], str) and args[0].split(".")[0] in _BLOCKED_IMPORTS:
+        elif event == "import" and args and type_(args[0]) is str_t and args[0].split(".")[0] in blocked_imports:
             deny(f"importing {args[0]}")
-        elif event == "mmap.__new__" and args and args[0] not in (-1, None):
+        elif event == "mmap.__new__" and args and args[0] is not None and args[0] != -1:
             deny("mmap of a file")
+
+    versions = _dict_versions()
+    dicts = list(watched_dicts) if versions else []
+
+    def read_versions() -> list[int]:
+        busy.append(1)
+        try:
+            return [versions(d) for d in dicts]
+        finally:
+            busy.pop()
+    before = read_versions()
+
+    def changed() -> str:
+        after = read_versions()
+        for d, a, b in zip(dicts, before, after):
+            if a != b:
+                name = d.get("__name__") if type_(d.get("__name__")) is str_t else None
+                return f"{name or d.get('__qualname__', 'a watched dictionary')} (changed, perhaps changed back)"
+        return ""
     sys.addaudithook(hook)
+    return changed
+
+
+def _dict_versions() -> Callable[[dict], int] | None:
+    """A reader of CPython's internal version of a dict (moved by every change, even one undone
+    later), or None where that is not available (other interpreters, Python 3.13+)."""
+    if sys.implementation.name != "cpython" or sys.version_info >= (3, 13):
+        return None
+    try:
+        import ctypes
+    except ImportError:  # pragma: no cover
+        return None
+    u64, offset = ctypes.c_uint64, 2 * ctypes.sizeof(ctypes.c_void_p) + ctypes.sizeof(ctypes.c_ssize_t)
+
+    def version(d: dict) -> int:
+        return u64.from_address(id(d) + offset).value
+    probe: dict = {}
+    v0 = version(probe)
+    probe["x"] = 1
+    v1 = version(probe)
+    probe["x"] = 2
+    return version if v0 != v1 != version(probe) else None
 
 
 def _seccomp() -> bool:
@@ -805,10 +896,11 @@ def _worker(conn: Any) -> None:
     del setup
     _seccomp()
     import traceback  # noqa: F401  (loaded before the guard: torch formats stacks with it)
-    globals().setdefault("__warningregistry__", {})  # compile() warnings about student code land here
+    if not _SERVER_SNAPSHOT:
+        _warning_registries()
     snap = list(_SERVER_SNAPSHOT) or _snapshot()  # taken once in the server: the same objects after fork
     _SERVER_SNAPSHOT.clear()
-    _install_guard(workdir, protected)
+    dict_changed = _install_guard(workdir, protected, _version_watched())
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     errors: list[str] = []
     for i, src in enumerate(cells):
@@ -826,7 +918,7 @@ def _worker(conn: Any) -> None:
             except BaseException:
                 errors.append(f"cell {i + 1}: an exception that cannot be shown")
     quiet()
-    changed = tampered(snap)
+    changed = tampered(snap) or dict_changed()
     if changed:
         send({"k": "tampered", "what": changed})
         return
@@ -850,7 +942,7 @@ def _worker(conn: Any) -> None:
         except BaseException as err:  # SystemExit, KeyboardInterrupt, our _Timeout raised by the student
             status, message = "error", f"your code raised {type(err).__name__}"
         quiet()
-        changed = tampered(snap)
+        changed = tampered(snap) or dict_changed()
         if changed:
             send({"k": "tampered", "what": changed})
             return
@@ -904,6 +996,36 @@ def _collect(out: list) -> None:
             if ours and type(v).__name__ == "function":
                 out.append((f"{name}.{k}.__defaults__", v, "__defaults__", v.__defaults__))
                 out.append((f"{name}.{k}.__kwdefaults__", v, "__kwdefaults__", v.__kwdefaults__))
+
+
+_VERSION_WATCHED = ("numpy.core.numeric", "numpy._core.numeric", "torch.nn.functional")  # modules, not packages
+
+
+def _warning_registries() -> None:
+    """Give the watched modules their ``__warningregistry__`` now, so a warning during a test does
+    not add it (which would look like a change to the module)."""
+    for name, mod in list(sys.modules.items()):
+        if (name.startswith("course_utils") or name in _VERSION_WATCHED) and isinstance(getattr(mod, "__dict__", None), dict):
+            mod.__dict__.setdefault("__warningregistry__", {})
+
+
+def _version_watched() -> list[dict]:
+    """The dictionaries whose every change counts as tampering: the grader's and the labs' modules
+    and classes, the main NumPy and PyTorch namespaces and the tensor and module classes."""
+    import gc
+
+    out: list[dict] = []
+    for name, mod in list(sys.modules.items()):
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict) or hasattr(mod, "__path__") and name.startswith("course_utils"):
+            continue
+        if name.startswith("course_utils") or name in _VERSION_WATCHED:
+            out.append(d)
+        if name.startswith("course_utils") or name in ("torch._tensor", "torch.nn.modules.module"):
+            for v in list(d.values()):
+                if isinstance(v, type) and v.__module__ == name:
+                    out += [r for r in gc.get_referents(v.__dict__) if type(r) is dict]
+    return out
 
 
 def _tampered(snap: list[tuple[str, Any, Any, Any]], len: Callable = len, type: Callable = type,
@@ -1318,7 +1440,7 @@ def _prepare_server() -> None:
         importlib.import_module(f"course_utils.labs.{m.name}")
     _BATCH = True
     _TRUSTED = _trusted()
-    globals().setdefault("__warningregistry__", {})
+    _warning_registries()
     _SERVER_SNAPSHOT[:] = _snapshot()
 
 
