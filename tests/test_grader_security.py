@@ -93,7 +93,7 @@ def test_every_file_gets_a_row_and_the_solutions_full_marks(graded):
     rows = graded["rows"]
     assert graded["code"] == 0 and len(rows) == graded["n"]
     for name in ("a_solution", "z_victim", "h03_argv_and_environment", "h04_read_protected", "h05_write_and_remove",
-                 "h10_traceback_frame", "h12_loose_defaults", "h14_long_output", "h17_fool_the_hook", "m_nbformat3"):
+                 "h10_traceback_frame", "h12_loose_defaults", "h14_long_output", "m_nbformat3"):
         assert float(rows[name]["total"]) == full(rows) and rows[name]["error"] == "", (name, rows[name])
     # the lab's public tests plus the private hidden test, not the instructor notebook's examples
     assert full(rows) == grading.load_lab("lab1_ngrams").max_points() + 2
@@ -116,12 +116,12 @@ def test_the_worker_sees_no_paths_of_the_run(graded):
 
 
 def test_protected_files_cannot_be_read_written_or_removed(graded):
-    read = graded["fb"]["h04_read_protected"] + graded["fb"]["h17_fool_the_hook"]
+    read = graded["fb"]["h04_read_protected"]
     write = graded["fb"]["h05_write_and_remove"]
     attempts = [line for line in (read + write).splitlines() if line.endswith(")") or line.endswith("ALLOWED")]
     allowed = [a for a in attempts if a.endswith("ALLOWED")]
     assert allowed == ["own folder: ALLOWED"], allowed
-    assert len(attempts) >= 20
+    assert len(attempts) >= 22 and "shifting path object: REFUSED" in read and "pathlib path: REFUSED" in read
     assert graded["victim"].is_file() and float(graded["rows"]["z_victim"]["total"]) == full(graded["rows"])
     assert hashlib.sha256(graded["labmod"].read_bytes()).hexdigest() == graded["lab_hash"]
     assert "fake traceback frame: REFUSED" in graded["fb"]["h10_traceback_frame"]
@@ -139,7 +139,9 @@ def test_subclasses_cannot_fake_a_value(graded, name):
 @pytest.mark.parametrize("name, what", [("h08_patch_tensor_tolist", "torch.Tensor"),
                                         ("h09_sys_modules_copy", "sys.modules['course_utils.grading']"),
                                         ("h11_new_class_key", "course_utils.grading.Outcome"),
-                                        ("h16_patch_and_restore", "course_utils.labs.lab1_ngrams")])
+                                        ("h16_patch_and_restore", "course_utils.labs.lab1_ngrams"),
+                                        ("h17_fool_the_hook", "builtins"),
+                                        ("h18_patch_builtins_and_restore", "builtins")])
 def test_changing_the_checks_is_detected(graded, name, what):
     row = graded["rows"][name]
     assert row["total"] == "0" and f"tampering detected: {what}" in row["error"], row

@@ -998,7 +998,10 @@ def _collect(out: list) -> None:
                 out.append((f"{name}.{k}.__kwdefaults__", v, "__kwdefaults__", v.__kwdefaults__))
 
 
-_VERSION_WATCHED = ("numpy.core.numeric", "numpy._core.numeric", "torch.nn.functional")  # modules, not packages
+_VERSION_WATCHED = ("builtins", "math", "operator", "functools", "itertools", "inspect", "dataclasses", "types",
+                    "copy", "random", "heapq", "bisect", "os", "posixpath", "genericpath", "numpy.core.numeric",
+                    "numpy._core.numeric", "numpy.core.fromnumeric", "numpy._core.fromnumeric", "torch.functional",
+                    "torch.nn.functional", "torch._tensor")  # modules, not packages: no submodule appears in them
 
 
 def _warning_registries() -> None:

@@ -26,3 +26,15 @@ attempt("chdir out", lambda: os.chdir("/"))
 attempt("spawn", lambda: os.system("cat " + HIDDEN))
 attempt("fork", os.fork)
 attempt("ctypes", lambda: __import__("sys").modules["ctypes"].CDLL(None))
+
+
+class Shifty(os.PathLike):  # names the hidden file when open() looks, a harmless file the next time
+    calls = 0
+
+    def __fspath__(self):
+        Shifty.calls += 1
+        return HIDDEN if Shifty.calls % 2 else "notes.txt"
+
+
+attempt("shifting path object", lambda: open(Shifty()).read())
+attempt("pathlib path", lambda: __import__("pathlib").Path(HIDDEN).read_text())
