@@ -24,6 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LAB1 = ROOT / "exercises" / "lab1_ngrams"
 HOSTILE = ROOT / "tests" / "hostile"
 PRIVATE = """
+@check.test("q1")
+def q1_private_reference_after_the_call(bigram_counts):
+    tokens = "a b a b".split()
+    got = dict(bigram_counts(tokens))
+    expected = {p: list(zip(tokens, tokens[1:])).count(p) for p in zip(tokens, tokens[1:])}
+    expect_equal(got, expected, f"bigram_counts({tokens})")
+
+
 @check.test("q3", points=2)
 def q3_private_uniform(perplexity):
     import math
@@ -96,7 +104,7 @@ def test_every_file_gets_a_row_and_the_solutions_full_marks(graded):
                  "h10_traceback_frame", "h12_loose_defaults", "h14_long_output", "m_nbformat3"):
         assert float(rows[name]["total"]) == full(rows) and rows[name]["error"] == "", (name, rows[name])
     # the lab's public tests plus the private hidden test, not the instructor notebook's examples
-    assert full(rows) == grading.load_lab("lab1_ngrams").max_points() + 2
+    assert full(rows) == grading.load_lab("lab1_ngrams").max_points() + 3
 
 
 def test_no_code_runs_in_the_grader_and_forged_messages_are_caught(graded):
@@ -145,6 +153,11 @@ def test_subclasses_cannot_fake_a_value(graded, name):
 def test_changing_the_checks_is_detected(graded, name, what):
     row = graded["rows"][name]
     assert row["total"] == "0" and f"tampering detected: {what}" in row["error"], row
+
+
+def test_changing_the_tests_inputs_gains_nothing(graded):
+    row = graded["rows"]["h19_mutate_the_inputs"]
+    assert row["q1"] == "0" and row["error"] == "", row  # the student's function works on a copy
 
 
 def test_malformed_and_odd_files(graded):

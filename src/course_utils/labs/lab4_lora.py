@@ -58,7 +58,9 @@ def merged_weight(LoRALinear, merge_lora):
     layer = LoRALinear(nn.Linear(6, 5), r=2, alpha=2.0)
     with torch.no_grad():
         layer.lora_B.copy_(torch.randn(5, 2))
+        # expected values first: merge_lora could change the layer it is given
+        expected = layer.base.weight + (2.0 / 2) * layer.lora_B @ layer.lora_A
+        bias = layer.base.bias.clone()
     merged = merge_lora(layer)
-    expected = layer.base.weight + (2.0 / 2) * layer.lora_B @ layer.lora_A
     expect_close(merged.weight, expected, "merge_lora(layer).weight = W + (alpha/r) B A (r=2, alpha=2)", rtol=1e-4, atol=1e-6)
-    expect_close(merged.bias, layer.base.bias, "merge_lora(layer).bias")
+    expect_close(merged.bias, bias, "merge_lora(layer).bias")
