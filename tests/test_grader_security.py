@@ -192,3 +192,80 @@ def test_plain_takes_exact_types_only():
         pass
     with pytest.raises(AssertionError, match="subclass of int"):
         grading.plain(Int(3))
+
+
+class FakeProcess:
+    exitcode = 0
+
+    def is_alive(self):
+        return False
+
+    def join(self, timeout=None):
+        pass
+
+    def kill(self):
+        pass
+
+
+def converse(script, todo=(("q1", "t1"), ("q1", "t2"))):
+    """Run the grader's side of one attempt against a scripted worker that knows the signing key
+    (as a student who broke into the worker's memory would): ``script(send, todo)`` sends messages."""
+    import hmac
+    import multiprocessing
+    import threading
+
+    lab = grading.Lab("tiny", "Tiny", {"q1": "one"})
+    tests = {k: grading.Test(k[0], k[1], lambda: None, 2.0, hidden=True) for k in todo}
+    parent, child = multiprocessing.Pipe()
+
+    def worker():
+        setup = json.loads(child.recv_bytes())
+        key, seq = bytes.fromhex(setup["key"]), [0]
+
+        def send(msg, sign=True):
+            body = json.dumps(msg).encode()
+            mac = hmac.new(key, f"{seq[0]}:".encode() + body, "sha256").hexdigest().encode() if sign else b"0" * 64
+            seq[0] += 1
+            child.send_bytes(mac + body)
+        send({"k": "cells_done", "errors": [], "output": ""})
+        child.recv_bytes()  # the hidden tests
+        script(send, [list(k) for k in todo])
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    rep, got = grading.Report("x.ipynb"), {}
+    why = grading._attempt(rep, ["pass"], lab.name, "SECRET_HIDDEN_TEST_SOURCE_LINE = 1", list(todo), tests, got,
+                           [], time.monotonic() + 5, 2.0, 512, ["SECRET_HIDDEN_TEST_SOURCE_LINE = 1"],
+                           spawn=lambda: (FakeProcess(), parent))
+    thread.join(5)
+    return why, got
+
+
+def test_signed_messages_still_cannot_claim_more_than_the_parents_tests():
+    def honest_but_greedy(send, todo):
+        for q, t in todo:
+            send({"k": "start", "q": q, "t": t})
+            send({"k": "result", "q": q, "t": t, "status": "pass", "message": "SECRET_HIDDEN_TEST_SOURCE_LINE = 1",
+                  "points": 45, "max_points": 45, "hidden": False})
+        send({"k": "done"})
+    why, got = converse(honest_but_greedy)
+    assert why == "" and [o.points for o in got.values()] == [2.0, 2.0]  # points from the parent's own tests
+    assert all(o.max_points == 2.0 and o.hidden and "SECRET" not in o.message for o in got.values())
+
+
+@pytest.mark.parametrize("script, reason", [
+    (lambda send, todo: send({"k": "result", "q": "q1", "t": "t1", "status": "pass"}), "unexpected 'result'"),
+    (lambda send, todo: [send({"k": "start", "q": "q1", "t": "t9"})], "unexpected 'start'"),
+    (lambda send, todo: [send({"k": "start", "q": "q1", "t": "t1"}),
+                         send({"k": "result", "q": "q1", "t": "t1", "status": "full marks"})], "unexpected 'result'"),
+    (lambda send, todo: [send({"k": "start", "q": "q1", "t": "t1"}), send({"k": "start", "q": "q1", "t": "t1"})],
+     "unexpected 'start'"),
+    (lambda send, todo: [send({"k": "start", "q": "q1", "t": "t1"}),
+                         send({"k": "result", "q": "q1", "t": "t1", "status": "pass"}, sign=False)],
+     "without the grader's signature"),
+    (lambda send, todo: [x for q, t in todo for x in (send({"k": "start", "q": q, "t": t}),
+                                                      send({"k": "result", "q": q, "t": t, "status": "pass"}))]
+     + [send({"k": "result", "q": "q1", "t": "t2", "status": "pass"})], "unexpected 'result'"),
+])
+def test_out_of_order_or_unsigned_messages_mean_tampering(script, reason):
+    why, got = converse(script)
+    assert why.startswith(grading.TAMPERED) and reason in why, why

@@ -1177,25 +1177,31 @@ class _Forged(Exception):
     pass
 
 
-def _attempt(rep: Report, cells: list[str], lab: str, hidden: str, todo: list[tuple[str, str]],
-             tests: dict[tuple[str, str], Test], got: dict, protected: list[str], deadline: float,
-             test_timeout: float, memory_mb: int, snippets: list[str]) -> str:
-    """One worker process: run the cells, then the tests in ``todo``; returns why it stopped early.
-
-    The parent trusts nothing but "which of my tests passed": every message must carry a valid
-    HMAC and come in the expected order (cells done once; then start/result for each test of
-    ``todo`` in order; then done), and points come from the parent's own test list."""
-    import hmac
-
+def _spawn_worker() -> tuple[Any, Any]:
     ctx = _context()
     parent, child = ctx.Pipe()
-    workdir = tempfile.mkdtemp(prefix="course-grade-")
-    os.chmod(workdir, 0o700)
     worker = importlib.import_module("course_utils.grading")._worker  # not __main__'s copy
     with _Argv():
         proc = ctx.Process(target=worker, args=(child,), daemon=True, name="course-grade-worker")
         proc.start()
     child.close()
+    return proc, parent
+
+
+def _attempt(rep: Report, cells: list[str], lab: str, hidden: str, todo: list[tuple[str, str]],
+             tests: dict[tuple[str, str], Test], got: dict, protected: list[str], deadline: float,
+             test_timeout: float, memory_mb: int, snippets: list[str], spawn: Callable | None = None) -> str:
+    """One worker process: run the cells, then the tests in ``todo``; returns why it stopped early.
+
+    The parent trusts nothing but "which of my tests passed": every message must carry a valid
+    HMAC and come in the expected order (cells done once; then start/result for each test of
+    ``todo`` in order; then done), and points come from the parent's own test list.
+    ``spawn`` (tests only) replaces the worker process: it returns (process, connection)."""
+    import hmac
+
+    workdir = tempfile.mkdtemp(prefix="course-grade-")
+    os.chmod(workdir, 0o700)
+    proc, parent = (spawn or _spawn_worker)()
     key = secrets.token_bytes(32)
     limits = {"test_timeout": test_timeout, "memory_mb": memory_mb, "parent_cwd": os.getcwd()}
     seq = 0
