@@ -24,7 +24,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -140,7 +140,7 @@ def plain(x: Any, depth: int = 0) -> Any:
     if torch is not None and (t is torch.Tensor or t is torch.nn.Parameter):
         (detach, cpu, tolist), _ = _trusted()
         out = tolist(cpu(detach(x)))
-        return plain(out, depth + 1) if type(out) is list else plain(out, depth + 1)
+        return plain(out, depth + 1)
     if torch is not None and (t is torch.dtype or t is torch.Size):
         return str(x) if t is torch.dtype else tuple(int(v) for v in tuple.__iter__(x))
     np = sys.modules.get("numpy")
@@ -574,7 +574,7 @@ def _install_guard(workdir: str, protected: list[str], watched_dicts: list[dict]
     o_path, o_cloexec = getattr(os, "O_PATH", 0), os.O_CLOEXEC
     os_open, os_close, os_fstat, readlink, realpath = os.open, os.close, os.fstat, os.readlink, os.path.realpath
     kernel_paths = bool(o_path) and os.path.isdir("/proc/self/fd")
-    str_t, bytes_t, int_t, bool_t, tuple_t, len_, any_, type_ = str, bytes, int, bool, tuple, len, any, type
+    str_t, bytes_t, int_t, bool_t, len_, any_, type_ = str, bytes, int, bool, len, any, type
     perm, oserror = PermissionError, OSError
     fs_encoding = sys.getfilesystemencoding()
     pid = str(os.getpid())
@@ -1205,7 +1205,7 @@ def _attempt(rep: Report, cells: list[str], lab: str, hidden: str, todo: list[tu
     key = secrets.token_bytes(32)
     limits = {"test_timeout": test_timeout, "memory_mb": memory_mb, "parent_cwd": os.getcwd()}
     seq = 0
-    current, why = None, ""
+    current = None
     test_deadline = deadline
 
     def receive() -> dict | None:
