@@ -38,3 +38,19 @@ class Shifty(os.PathLike):  # names the hidden file when open() looks, a harmles
 
 attempt("shifting path object", lambda: open(Shifty()).read())
 attempt("pathlib path", lambda: __import__("pathlib").Path(HIDDEN).read_text())
+
+
+def fork_exec():  # subprocess's own reference to the C function: no audit event (the seccomp filter stops it)
+    import subprocess
+
+    r, w = os.pipe()
+    args = [[b"/bin/cat", HIDDEN.encode()], [b"/bin/cat"], True, (), None, None, -1, -1, -1, -1, -1, -1, r, w,
+            False, False, -1, None, None, None, -1, None, False]
+    try:
+        pid = subprocess._fork_exec(*args)
+    except TypeError:
+        pid = subprocess._fork_exec(*args[:-1])
+    os.waitpid(pid, 0)
+
+
+attempt("fork_exec", fork_exec)
