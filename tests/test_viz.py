@@ -47,3 +47,75 @@ def test_show_table_with_one_key_and_no_missing():
 def test_show_table_names_a_wrong_column():
     with pytest.raises(KeyError, match="no column 'nope'"):
         viz.show_table(results_frame(), keys=["nope"])
+
+
+def test_legibility_rule():
+    # a column-wide figure is shown at its natural size: 9 pt at 100 dpi is 12.5 px
+    assert viz.text_px_on_page(688, 688, dpi=100, font_pt=9) == pytest.approx(12.5)
+    # a 20-inch figure at 100 dpi squeezed into the column: 9 pt text becomes 4.3 px
+    assert viz.text_px_on_page(2000, 688, dpi=100, font_pt=9) < viz.MIN_TEXT_PX
+    # the widest legible figure does not depend on the DPI
+    w = viz.max_figure_width_in()
+    for dpi in (72, 100, 200):
+        px = viz.text_px_on_page(w * dpi, viz.BOOK_COLUMN_PX, dpi=dpi)
+        assert px == pytest.approx(viz.MIN_TEXT_PX)
+        assert viz.text_px_on_page(w * 1.05 * dpi, viz.BOOK_COLUMN_PX, dpi=dpi) < viz.MIN_TEXT_PX
+    with pytest.raises(ValueError):
+        viz.text_px_on_page(0, 688)
+
+
+def test_book_style_and_png_dpi():
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(viz.figure_style()):
+        fig, ax = plt.subplots()
+        assert fig.get_size_inches()[0] == pytest.approx(viz.COLUMN_WIDTH_IN)
+        assert fig.get_size_inches()[0] <= viz.max_figure_width_in()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
+    assert viz.png_dpi(buf.getvalue()) == pytest.approx(viz.FIGURE_DPI, abs=0.01)
+    assert viz.png_dpi(b"GIF89a") is None
+
+
+def switcher_states():
+    controls = [("a", "a", [1, 2]), ("flag", "flag", ["yes", "no"])]
+    states = {(a, f): (np.full((2, 3), a / 4 + (f == "yes") / 2), f"a={a} flag={f}") for a in (1, 2) for f in ("yes", "no")}
+    return controls, states
+
+
+def test_state_switcher_holds_every_state_and_needs_all():
+    controls, states = switcher_states()
+    page = viz.state_switcher_html(controls, states, uid="sw")
+    assert "src=" not in page and "http" not in page and page.count('type="range"') == 2
+    assert all(caption in page for _, caption in states.values())
+    del states[(2, "no")]
+    with pytest.raises(KeyError, match="no state"):
+        viz.state_switcher_html(controls, states, uid="sw")
+
+
+def test_state_switcher_in_chromium():
+    import shutil
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium not found (.ci/system-deps.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    controls, states = switcher_states()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox"], headless=True)
+        try:
+            page = browser.new_page()
+            page.set_content(f"<html><body>{viz.state_switcher_html(controls, states, uid='sw')}</body></html>")
+            assert page.text_content("#sw-out") == "a=1 flag=yes"
+            assert page.text_content("#sw-view td") == "0.75"            # 1/4 + 1/2
+            page.fill("#sw-a", "1")
+            assert page.text_content("#sw-out") == "a=2 flag=yes" and page.text_content("#sw-a-value") == "2"
+            page.fill("#sw-flag", "1")
+            assert page.text_content("#sw-out") == "a=2 flag=no" and page.text_content("#sw-view td") == "0.50"
+            assert page.locator("#sw-view td").count() == 6
+        finally:
+            browser.close()

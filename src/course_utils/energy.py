@@ -262,7 +262,7 @@ def calculator_html(hours: float = 1000, power_w: float = 400, pue: float = 1.1,
   root.querySelectorAll("input").forEach(el => el.addEventListener("input", update));
   update();
 }})();"""
-    return (f'<div id="{uid}" class="carbon-calculator" style="max-width:100%;border:1px solid #ccc;'
+    return (f'<div id="{uid}" class="carbon-calculator" data-answer="{uid}-out" style="max-width:100%;border:1px solid #ccc;'
             f'border-radius:6px;padding:0.6em 0.8em">{"".join(rows)}'
             f'<p style="margin:0.5em 0 0;font-weight:bold"><output id="{uid}-out" aria-live="polite">'
             f'{_html.escape(footprint_text(hours, power_w, pue, grid))}</output> '

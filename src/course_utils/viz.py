@@ -65,7 +65,18 @@ def attention_view(attentions, tokens: Sequence[str], kind: str = "head", **kwar
     fn = {"head": head_view, "model": model_view}.get(kind)
     if fn is None:
         raise ValueError(f"kind must be 'head' or 'model', not {kind!r}")
-    return fn(attentions, list(tokens), html_action="return", **kwargs)
+    view = fn(attentions, list(tokens), html_action="return", **kwargs)
+    return scroll_box(view)
+
+
+def scroll_box(view, max_height_px: int | None = None):
+    """An HTML output wrapped in a box as wide as the column that scrolls when its content is wider
+    (bertviz's model view of 12 heads is wider than the book's column: every head stays reachable)."""
+    from IPython.display import HTML
+
+    body = view.data if hasattr(view, "data") else str(view)
+    height = f"max-height:{max_height_px}px;overflow-y:auto;" if max_height_px else ""
+    return HTML(f'<div class="scroll-box" style="max-width:100%;overflow-x:auto;{height}">{body}</div>')
 
 
 # --- tables ----------------------------------------------------------------------------------------
@@ -154,3 +165,141 @@ def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), mis
     for c, f in fmt.items():
         shown[c] = [("" if _is_missing(v) else (f(v) if callable(f) else f.format(v))) for v in shown[c]]
     return Table(styler, shown.astype(object).fillna(""), lines)
+
+
+# --- figures at the book's column width ------------------------------------------------------------
+#
+# The book's text column is about 688 CSS px wide in a 1280 px window. A PNG wider than that is shown
+# scaled down, and so is its text. The rule the browser test applies to every figure: text of
+# MIN_FONT_PT points, saved at the image's DPI, drawn at the image's displayed width, must be at
+# least MIN_TEXT_PX pixels tall:
+#
+#     MIN_FONT_PT * dpi / 72 * displayed_px / natural_px >= MIN_TEXT_PX
+#
+# The DPI cancels for a figure shown scaled to the column: a figure stays legible up to
+# max_figure_width_in() inches (10.75 in at 9 pt), whatever its DPI. Multi-panel figures wider than
+# that are stacked (more rows, fewer columns) or split into several figures.
+
+BOOK_COLUMN_PX = 688
+FIGURE_DPI = 100
+MIN_TEXT_PX = 8.0
+FONT_PT = {"base": 10.0, "small": 9.0, "title": 11.0}
+MIN_FONT_PT = FONT_PT["small"]   # the smallest text the style draws (tick labels, legends)
+COLUMN_WIDTH_IN = BOOK_COLUMN_PX / FIGURE_DPI
+
+
+def figure_style() -> dict:
+    """matplotlib rcParams of the course's figures: a column-wide default size, its DPI and font sizes."""
+    return {"figure.figsize": (COLUMN_WIDTH_IN, COLUMN_WIDTH_IN * 0.62), "figure.dpi": FIGURE_DPI,
+            "savefig.dpi": "figure", "font.size": FONT_PT["base"], "axes.titlesize": FONT_PT["title"],
+            "axes.labelsize": FONT_PT["base"], "xtick.labelsize": FONT_PT["small"],
+            "ytick.labelsize": FONT_PT["small"], "legend.fontsize": FONT_PT["small"],
+            "legend.title_fontsize": FONT_PT["small"], "figure.titlesize": FONT_PT["title"]}
+
+
+def use_book_style() -> None:
+    """Apply :func:`figure_style` to every later figure of this process (call it once per notebook)."""
+    plt.rcParams.update(figure_style())
+
+
+def max_figure_width_in(font_pt: float = MIN_FONT_PT, column_px: float = BOOK_COLUMN_PX,
+                        min_px: float = MIN_TEXT_PX) -> float:
+    """The widest figure (inches) whose font_pt text stays >= min_px when scaled to the column."""
+    return column_px * font_pt / (72.0 * min_px)
+
+
+def text_px_on_page(natural_px: float, displayed_px: float, dpi: float = FIGURE_DPI,
+                    font_pt: float = MIN_FONT_PT) -> float:
+    """Height in CSS pixels of font_pt text in an image saved at dpi, natural_px wide, shown displayed_px wide."""
+    if natural_px <= 0:
+        raise ValueError("natural_px must be positive (an image that did not load has no size)")
+    return font_pt * dpi / 72.0 * displayed_px / natural_px
+
+
+def png_dpi(data: bytes) -> float | None:
+    """The DPI a PNG records (its pHYs chunk, which matplotlib writes), or None when it has none."""
+    import struct
+
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    i = 8
+    while i + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[i:i + 8])
+        if kind == b"pHYs" and length == 9:
+            x, _, unit = struct.unpack(">IIB", data[i + 8:i + 17])
+            return x * 0.0254 if unit == 1 else None
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        i += 12 + length
+    return None
+
+
+# --- a live control in the static page: precomputed states switched in the browser -----------------
+
+def state_switcher_html(controls, states: dict, uid: str, cmap: str = "viridis", vmin: float = 0.0,
+                        vmax: float = 1.0, row_label: str = "query", col_label: str = "key") -> str:
+    """Sliders over precomputed heatmaps, switched by a few lines of inline JavaScript (no kernel,
+    nothing fetched): a slider widget that also works in the static book.
+
+    ``controls``: [(name, label, [option, ...]), ...]; ``states``: {(option, option, ...): (matrix,
+    caption)}, one entry for every combination, in the order of ``controls``. The answer shown for
+    the current state (its caption) is the element ``#{uid}-out``.
+    """
+    import html as _html
+    import itertools
+    import json
+
+    import matplotlib
+
+    names = [c[0] for c in controls]
+    data = {}
+    for combo in itertools.product(*[range(len(c[2])) for c in controls]):
+        key = tuple(c[2][i] for c, i in zip(controls, combo))
+        if key not in states:
+            raise KeyError(f"state_switcher_html: no state for {dict(zip(names, key))}")
+        m, caption = states[key]
+        m = np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=float)
+        data[",".join(map(str, combo))] = {"m": np.round(m, 3).tolist(), "c": str(caption)}
+    lut = [matplotlib.colors.to_hex(matplotlib.colormaps[cmap](i / 63)) for i in range(64)]
+    first = next(iter(states))
+    start = [c[2].index(v) for c, v in zip(controls, first)]
+    rows = "".join(
+        f'<label style="display:flex;gap:0.6em;align-items:center;margin:0.2em 0;flex-wrap:wrap">'
+        f'<span style="min-width:10em">{_html.escape(label)}</span>'
+        f'<input type="range" id="{uid}-{name}" min="0" max="{len(opts) - 1}" step="1" value="{s}" '
+        f'style="flex:1;min-width:8em;max-width:18em" aria-label="{_html.escape(label)}">'
+        f'<span id="{uid}-{name}-value" style="min-width:4em;font-family:monospace">{_html.escape(str(opts[s]))}</span>'
+        f'</label>' for (name, label, opts), s in zip(controls, start))
+    script = f"""(function () {{
+  const root = document.getElementById("{uid}");
+  if (!root) return;
+  const data = {json.dumps(data)}, lut = {json.dumps(lut)}, names = {json.dumps(names)};
+  const options = {json.dumps([[str(o) for o in c[2]] for c in controls])};
+  const lo = {vmin}, hi = {vmax};
+  const update = () => {{
+    const idx = names.map(n => document.getElementById("{uid}-" + n).value);
+    names.forEach((n, i) => document.getElementById("{uid}-" + n + "-value").textContent = options[i][idx[i]]);
+    const s = data[idx.join(",")];
+    let h = '<table style="border-collapse:collapse;font-size:0.8em"><tr><th></th>';
+    s.m[0].forEach((_, j) => h += '<th style="padding:0 0.3em;font-weight:normal">{col_label} ' + j + '</th>');
+    h += '</tr>';
+    s.m.forEach((row, i) => {{
+      h += '<tr><th style="padding:0 0.3em;font-weight:normal;text-align:right">{row_label} ' + i + '</th>';
+      row.forEach(v => {{
+        const t = Math.max(0, Math.min(1, (v - lo) / (hi - lo))), k = Math.round(t * 63);
+        h += '<td title="' + v.toFixed(3) + '" style="width:2.6em;height:1.8em;text-align:center;background:' + lut[k]
+           + ';color:' + (t < 0.6 ? 'white' : 'black') + '">' + v.toFixed(2) + '</td>';
+      }});
+      h += '</tr>';
+    }});
+    document.getElementById("{uid}-view").innerHTML = h + '</table>';
+    document.getElementById("{uid}-out").textContent = s.c;
+  }};
+  root.querySelectorAll("input").forEach(el => el.addEventListener("input", update));
+  update();
+}})();"""
+    return (f'<div id="{uid}" class="state-switcher" data-answer="{uid}-out" style="max-width:100%;overflow-x:auto;'
+            f'border:1px solid #ccc;border-radius:6px;padding:0.6em 0.8em">{rows}'
+            f'<p style="margin:0.4em 0"><output id="{uid}-out" aria-live="polite">'
+            f'{_html.escape(str(states[first][1]))}</output></p><div id="{uid}-view"></div></div>'
+            f"<script>{script}</script>")
