@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from course_utils.attention import (MultiHeadAttention, apply_rope, causal_mask, merge_heads,
                                     padding_mask, scaled_dot_product_attention,
                                     sinusoidal_positional_encoding, split_heads)
+from nbcells import lesson
 
 ROOT = Path(__file__).resolve().parents[1]
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
@@ -172,19 +173,9 @@ def test_rope_relative_position_property():
     assert torch.equal(apply_rope(x)[:, 0], x[:, 0])                   # position 0 is not rotated
 
 
-def notebook_cell(path: Path, tag: str) -> str:
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    found = [c for c in cells if tag in c.get("metadata", {}).get("tags", [])]
-    assert len(found) == 1, f"{path.name}: expected one cell tagged {tag!r}, found {len(found)}"
-    return "".join(found[0]["source"])
-
-
 def test_notebook_from_scratch_attention_agrees_with_package():
     """Chapter 2, notebook 01 writes attention from the formula; it must equal the package's."""
-    nb = ROOT / "chapters" / "02_attention" / "01_attention_from_the_formula.ipynb"
-    namespace: dict = {}
-    exec(compile(notebook_cell(nb, "from-scratch"), str(nb), "exec"), namespace)
-    attention = namespace["attention"]
+    attention = lesson("chapters/02_attention/01_attention_from_the_formula.ipynb", "from-scratch")["attention"]
     for seed in range(3):
         q, k, v = random_qkv(torch.float64, seed)
         for mask in (None, torch.ones(5, 7, dtype=torch.bool).tril(), padding_mask([7, 2], 7)):
