@@ -117,7 +117,9 @@ def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), mis
       so put the unit in the column name ("train time (s)") and round here, not in the data;
     - ``keys``: the columns that name a row (e.g. method, profile). A row whose other columns are all
       empty is not shown; one line under the table says which are ``missing``, grouped by the last
-      key when there are several ("gpu: not yet measured (LoRA, IA3)" for keys=["method", "profile"]);
+      key when there are several ("gpu rows not yet measured: LoRA, IA3." for keys=["method", "profile"]);
+    - a key other than the first with one value in every row shown (every row is cpu) is dropped and
+      said once, in the caption;
     - ``notes``: a column of long remarks, moved under the table as numbered notes (the row gets a
       marker), so no cell runs off the page; text cells wrap at ``wrap_em`` em.
     """
@@ -136,9 +138,15 @@ def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), mis
         if len(gone):
             if len(keys) >= 2:
                 for group, sub in gone.groupby(keys[-1], sort=False):
-                    lines.append(f"{group}: {missing} ({', '.join(map(str, sub[keys[0]]))}).")
+                    lines.append(f"{group} rows {missing}: {', '.join(map(str, sub[keys[0]]))}.")
             else:
                 lines.append(f"{missing[:1].upper()}{missing[1:]}: {', '.join(map(str, gone[keys[0]]))}.")
+    for k in keys[1:]:   # a key with one value left (e.g. every row shown is cpu): said once, not per row
+        if len(frame) and frame[k].nunique() == 1:
+            value = str(frame[k].iloc[0])
+            if not caption or value not in caption:
+                caption = f"{caption}; {k}: {value}" if caption else f"{k}: {value}"
+            frame = frame.drop(columns=[k])
     if notes:
         n = 0
         label_col = keys[0] if keys else frame.columns[0]
@@ -153,8 +161,12 @@ def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), mis
     fmt = {c: f for c, f in (formats or {}).items() if c in frame.columns}
     styler = (frame.style.hide(axis="index").format(fmt, na_rep="")
               .set_table_styles([
-                  {"selector": "th", "props": "text-align: left; vertical-align: bottom; white-space: normal;"},
-                  {"selector": "td", "props": f"white-space: normal; max-width: {wrap_em}em; vertical-align: top;"},
+                  {"selector": "", "props": "font-size: 0.9em; border-collapse: collapse;"},
+                  {"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 0.95em;"},
+                  {"selector": "th", "props": "text-align: left; vertical-align: bottom; white-space: normal; "
+                                              "padding: 0.2em 0.5em; border-bottom: 1px solid #999;"},
+                  {"selector": "td", "props": f"white-space: normal; max-width: {wrap_em}em; vertical-align: top; "
+                                              "padding: 0.2em 0.5em; border-bottom: 1px solid #ddd;"},
               ]))
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     if numeric:
@@ -177,14 +189,14 @@ def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), mis
 #     MIN_FONT_PT * dpi / 72 * displayed_px / natural_px >= MIN_TEXT_PX
 #
 # The DPI cancels for a figure shown scaled to the column: a figure stays legible up to
-# max_figure_width_in() inches (10.75 in at 9 pt), whatever its DPI. Multi-panel figures wider than
+# max_figure_width_in() inches (11.9 in at 10 pt), whatever its DPI. Multi-panel figures wider than
 # that are stacked (more rows, fewer columns) or split into several figures.
 
 BOOK_COLUMN_PX = 688
 FIGURE_DPI = 100
 MIN_TEXT_PX = 8.0
-FONT_PT = {"base": 10.0, "small": 9.0, "title": 11.0}
-MIN_FONT_PT = FONT_PT["small"]   # the smallest text the style draws (tick labels, legends)
+FONT_PT = {"base": 10.0, "small": 10.0, "title": 11.0}   # matplotlib's own sizes: a figure drawn without
+MIN_FONT_PT = FONT_PT["small"]   # the style obeys the same rule. The smallest text: tick labels, legends
 COLUMN_WIDTH_IN = BOOK_COLUMN_PX / FIGURE_DPI
 
 
