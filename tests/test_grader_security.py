@@ -103,7 +103,7 @@ def test_every_file_gets_a_row_and_the_solutions_full_marks(graded):
     rows = graded["rows"]
     assert graded["code"] == 0 and len(rows) == graded["n"]
     for name in ("a_solution", "z_victim", "h03_argv_and_environment", "h04_read_protected", "h05_write_and_remove",
-                 "h10_traceback_frame", "h12_loose_defaults", "h14_long_output", "m_nbformat3"):
+                 "h10_traceback_frame", "h12_loose_defaults", "h14_long_output", "h20_benign_but_busy", "m_nbformat3"):
         assert float(rows[name]["total"]) == full(rows) and rows[name]["error"] == "", (name, rows[name])
     # the lab's public tests plus the private hidden test, not the instructor notebook's examples
     assert full(rows) == grading.load_lab("lab1_ngrams").max_points() + 3
@@ -138,6 +138,7 @@ def test_protected_files_cannot_be_read_written_or_removed(graded):
     assert "fake traceback frame: REFUSED" in graded["fb"]["h10_traceback_frame"]
     assert "real extract_stack: ALLOWED" in graded["fb"]["h10_traceback_frame"]
     assert "defaults: REFUSED" in graded["fb"]["h12_loose_defaults"]
+    assert "Cells that raised an error" not in graded["fb"]["h20_benign_but_busy"]
 
 
 @pytest.mark.parametrize("name", ["h06_numpy_scalar_subclass", "h07_tensor_subclass"])

@@ -523,7 +523,7 @@ def _lab_of(cells: list[str]) -> str | None:
 _BLOCKED_EVENTS = frozenset((
     "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
     "os.kill", "os.killpg", "signal.pthread_kill", "sys.addaudithook", "_thread.start_new_thread",
-    "object.__setattr__", "object.__delattr__", "sys._current_frames", "sys._current_exceptions",
+    "sys._current_frames", "sys._current_exceptions",
     "sys.settrace", "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "code.__new__",
     "function.__new__", "sys.set_asyncgen_hooks_firstiter", "sys.set_asyncgen_hooks_finalizer", "cpython.remote_debugger_script",
     "shutil.make_archive", "shutil.unpack_archive", "sqlite3.connect", "sqlite3.enable_load_extension",
@@ -549,7 +549,8 @@ _PROC_OK = frozenset(("statm", "stat", "status", "meminfo", "cpuinfo", "limits",
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
-def _install_guard(workdir: str, protected: list[str], watched_dicts: list[dict] = ()) -> Callable[[], str]:
+def _install_guard(workdir: str, protected: list[str], watched_dicts: list[dict] = (),
+                   watched_objects: frozenset = frozenset()) -> Callable[[], str]:
     """Audit hook in the worker (Python's audit hooks; see the threat model in book/instructors.md).
 
     Refused: opening, listing or statting-by-name the protected paths (lab folder, hidden tests,
@@ -574,12 +575,12 @@ def _install_guard(workdir: str, protected: list[str], watched_dicts: list[dict]
     o_path, o_cloexec = getattr(os, "O_PATH", 0), os.O_CLOEXEC
     os_open, os_close, os_fstat, readlink, realpath = os.open, os.close, os.fstat, os.readlink, os.path.realpath
     kernel_paths = bool(o_path) and os.path.isdir("/proc/self/fd")
-    str_t, bytes_t, int_t, bool_t, len_, any_, type_ = str, bytes, int, bool, len, any, type
+    str_t, bytes_t, int_t, bool_t, len_, any_, type_, id_ = str, bytes, int, bool, len, any, type, id
     perm, oserror = PermissionError, OSError
     fs_encoding = sys.getfilesystemencoding()
     pid = str(os.getpid())
     pyc_loader = _bx._compile_bytecode.__code__
-    stack_to_text = tuple(f.__code__ for f in (traceback.format_stack, traceback.extract_stack, traceback.print_stack))
+    stack_to_text = _frame_readers()
     getframe = sys._getframe
     busy: list[int] = []
 
@@ -684,12 +685,21 @@ def _install_guard(workdir: str, protected: list[str], watched_dicts: list[dict]
                 check_read(p)
                 if event == "os.chdir" and not inside(p, home):
                     deny(f"changing to {p}")
+        elif event == "object.__setattr__" and len_(args) > 1:  # (dataclasses set __defaults__ of their own functions)
+            name = args[1]
+            if type_(name) is not str_t or name == "__code__" or \
+                    (name in ("__defaults__", "__kwdefaults__", "__class__", "__bases__", "__module__", "__qualname__",
+                              "__name__", "__dict__") and id_(args[0]) in watched_objects):
+                deny(f"setting .{name}")
+        elif event == "object.__delattr__" and args and id_(args[0]) in watched_objects:
+            deny("deleting an attribute of the grader, NumPy, PyTorch or a watched module")
         elif event == "object.__getattr__" and len_(args) > 1:
             if type_(args[1]) is not str_t or args[1].endswith("_frame"):
                 deny(f"reading .{args[1]}")
         elif event in ("marshal.loads", "marshal.load", "sys._getframe"):
             busy.append(1)
-            try:  # only the import system may unmarshal code, only traceback's stack-to-text helpers see frames
+            try:  # only the import system may unmarshal code; only the standard library's helpers that turn
+                # frames into text or module names (traceback, namedtuple, enum, typing) may look at frames
                 caller = getframe(1).f_code
             finally:
                 busy.pop()
@@ -742,6 +752,21 @@ def _dict_versions() -> Callable[[dict], int] | None:
     v1 = version(probe)
     probe["x"] = 2
     return version if v0 != v1 != version(probe) else None
+
+
+def _frame_readers() -> tuple:
+    """Code of the library functions that may call ``sys._getframe`` while grading: each turns the
+    frame into text, a module name or a bool and never hands it out."""
+    import collections
+    import enum
+    import traceback
+    import typing
+
+    fns = [traceback.format_stack, traceback.extract_stack, traceback.print_stack, collections.namedtuple,
+           getattr(typing, "_caller", None), getattr(getattr(enum, "EnumType", enum.EnumMeta), "_create_", None)]
+    te = sys.modules.get("typing_extensions")
+    fns += [getattr(te, n, None) for n in ("_caller", "_has_generic_or_protocol_as_origin")] if te else []
+    return tuple(c for c in (getattr(getattr(f, "__func__", f), "__code__", None) for f in fns) if c is not None)
 
 
 def _seccomp() -> bool:
@@ -917,7 +942,9 @@ def _worker(conn: Any) -> None:
         _warning_registries()
     snap = list(_SERVER_SNAPSHOT) or _snapshot()  # taken once in the server: the same objects after fork
     _SERVER_SNAPSHOT.clear()
-    dict_changed = _install_guard(workdir, protected, _version_watched())
+    shutil._use_fd_functions = False  # type: ignore[attr-defined]  # rmtree by path: folders cannot be opened
+    watched = frozenset(id(e[3]) for e in snap if isinstance(e[3], (type, type(sys))) or type(e[3]).__name__ == "function")
+    dict_changed = _install_guard(workdir, protected, _version_watched(), watched)
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     errors: list[str] = []
     for i, src in enumerate(cells):
