@@ -38,6 +38,8 @@ def test_rotate_half_rope_equals_chapter2_rope_after_permuting_features():
     perm = torch.stack([torch.arange(8), torch.arange(8, 16)], dim=-1).flatten()  # halves -> pairs
     torch.testing.assert_close(apply_rope_half(x, base=500.0)[..., perm], apply_rope(x[..., perm], base=500.0))
     cos, sin = L.rope_tables(11, 16, 500.0)          # the model's tables (float32, computed once)
+    torch.testing.assert_close(L.apply_rotary_fast(x, cos, sin * torch.tensor([-1.0] * 8 + [1.0] * 8)),
+                               L.apply_rotary(x, cos, sin), atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(L.apply_rotary(x, cos, sin), apply_rope_half(x, base=500.0),
                                atol=1e-5, rtol=1e-5)
 
@@ -51,7 +53,7 @@ def test_rmsnorm_and_rotary_match_transformers_modules():
     with torch.no_grad():
         ours.weight.uniform_(0.5, 1.5)
         theirs.weight.copy_(ours.weight)
-    torch.testing.assert_close(ours(x), theirs(x), atol=0, rtol=0)
+    torch.testing.assert_close(ours(x), theirs(x), atol=1e-6, rtol=1e-6)
     cfg = L.LlamaConfig(**TINY)
     rot = LlamaRotaryEmbedding(L.hf_config(cfg))
     q, k = torch.randn(2, 4, 5, 16), torch.randn(2, 2, 5, 16)

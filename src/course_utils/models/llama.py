@@ -68,9 +68,10 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * xf.to(x.dtype)
+        # F.rms_norm is the formula above in one fused call (written out in chapter 3, notebook 8)
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)
+        return self.weight * F.rms_norm(x.float(), (x.size(-1),), eps=self.eps).to(x.dtype)
 
 
 def rope_tables(n: int, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,6 +98,12 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos + rotate_half(x) * sin
 
 
+def apply_rotary_fast(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
+    """:func:`apply_rotary` in three operations: rolling by d/2 swaps the halves, and ``sin_signed``
+    (sin with its first half negated, see :meth:`Llama.__init__`) supplies rotate_half's minus sign."""
+    return torch.addcmul(x * cos, x.roll(x.size(-1) // 2, dims=-1), sin_signed)
+
+
 class KVCache:
     """Keys and values of every layer, preallocated: (n_layer, batch, n_kv_head, max_len, head_dim).
 
@@ -109,6 +116,7 @@ class KVCache:
         shape = (cfg.n_layer, batch, cfg.n_kv_head, max_len, cfg.head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self.layers = list(zip(self.k, self.v))       # each layer's (keys, values) views, made once
         self.length = 0
 
     @property
@@ -119,9 +127,10 @@ class KVCache:
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store the new (batch, n_kv_head, t, head_dim) keys and values; return all keys and values so far."""
         end = self.length + k.size(2)
-        self.k[layer, :, :, self.length:end] = k
-        self.v[layer, :, :, self.length:end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+        keys, values = self.layers[layer]
+        keys[:, :, self.length:end] = k
+        values[:, :, self.length:end] = v
+        return keys[:, :, :end], values[:, :, :end]
 
 
 class GroupedQueryAttention(nn.Module):
@@ -139,10 +148,9 @@ class GroupedQueryAttention(nn.Module):
                 cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         b, t, _ = x.shape
         c, hd = self.cfg, self.cfg.head_dim
-        q, k, v = self.qkv(x).split(self.sizes, dim=-1)
-        q = apply_rotary(q.view(b, t, c.n_head, hd).transpose(1, 2), cos, sin)
-        k = apply_rotary(k.view(b, t, c.n_kv_head, hd).transpose(1, 2), cos, sin)
-        v = v.view(b, t, c.n_kv_head, hd).transpose(1, 2)
+        heads = self.qkv(x).view(b, t, c.n_head + 2 * c.n_kv_head, hd).transpose(1, 2)
+        qk = apply_rotary_fast(heads[:, :c.n_head + c.n_kv_head], cos, sin)   # queries and keys at once
+        q, k, v = qk[:, :c.n_head], qk[:, c.n_head:], heads[:, c.n_head + c.n_kv_head:]
         if cache is not None:
             k, v = cache.update(layer, k, v)
         if t == 1 and mask is None:   # one new token sees every key: two small products per kv head
@@ -211,8 +219,10 @@ class Llama(nn.Module):
         if cfg.tie_weights:
             self.head.weight = self.tok_emb.weight
         cos, sin = rope_tables(cfg.context, cfg.head_dim, cfg.rope_base)   # computed once
+        sign = torch.ones(cfg.head_dim)
+        sign[: cfg.head_dim // 2] = -1                                      # rotate_half's minus sign
         self.register_buffer("cos", cos, persistent=False)
-        self.register_buffer("sin", sin, persistent=False)
+        self.register_buffer("sin", sin * sign, persistent=False)          # (see apply_rotary_fast)
         for p in self.parameters():
             if p.dim() == 2:
                 nn.init.normal_(p, mean=0.0, std=0.02)
