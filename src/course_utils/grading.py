@@ -1341,6 +1341,7 @@ def grade_batch(lab_dir: Path, submissions: Iterable[Path], hidden: Path | None 
     the batch: it gets a report whose ``error`` says why."""
     lab_dir = Path(lab_dir).resolve()
     lab = load_lab(lab_name(lab_dir))
+    _context()  # the server starts loading the libraries while this process reads the hidden tests
     src = hidden_source(lab_dir, hidden)
     subs = [Path(s).absolute() for s in submissions]
     protected = {lab_dir, *(Path(p).resolve() for p in extra_protected), *(s.parent.resolve() for s in subs),
