@@ -1,0 +1,141 @@
+"""Chapter 4 benchmark: preference tuning (DPO) of SmolLM2-135M-Instruct with LoRA, against a frozen reference.
+
+    COURSE_PROFILE=cpu flock /tmp/course-cpu.lock .venv/bin/python benchmarks/dpo_smollm2.py
+
+Preference pairs, built offline from SST-2 (course_utils.align.preference_pairs): chosen = the correct
+one-word label; rejected = the wrong label (every other pair) or a verbose off-format sentence naming
+the correct label. The policy is the model with LoRA adapters; the reference is the same model with
+the adapters switched off (so policy == reference at step 0). Measures, on held-out pairs (never in
+training): preference accuracy (the implicit reward beta * log(pi / pi_ref) ranks chosen above
+rejected; ties count one half), the drift from the reference (mean log-ratio), and the most confident
+wrong answer left. Writes results/dpo_smollm2_<profile>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from course_utils import align, results
+from course_utils.models import load_smollm2
+from course_utils.runtime import get_profile, pick, seed_everything
+from sft_smollm2 import data, lora_targets
+
+
+def pair_logps(model, tok, pairs: list[tuple[str, str, str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chosen, rejected) summed answer log-probabilities, one forward over both."""
+    rows = [align.chat_example(tok, p, c) for p, c, _, _ in pairs] + [align.chat_example(tok, p, r) for p, _, r, _ in pairs]
+    logps = align.sequence_logps(model, *align.collate(rows, tok.pad_token_id))
+    return logps[:len(pairs)], logps[len(pairs):]
+
+
+@torch.no_grad()
+def heldout_logps(model, tok, pairs: list, batch: int = 8, reference: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chosen and rejected log-probabilities of every held-out pair (under the reference if asked)."""
+    model.eval()
+    out = []
+    for i in range(0, len(pairs), batch):
+        if reference:
+            with model.disable_adapter():
+                out.append(pair_logps(model, tok, pairs[i:i + batch]))
+        else:
+            out.append(pair_logps(model, tok, pairs[i:i + batch]))
+    return torch.cat([c for c, _ in out]), torch.cat([r for _, r in out])
+
+
+def preference_accuracy(margin: torch.Tensor) -> float:
+    """Share of pairs whose implicit-reward margin is positive (a tie counts one half)."""
+    return ((margin > 0).float() + 0.5 * (margin == 0).float()).mean().item()
+
+
+def report(pairs: list, pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Tensor, beta: float) -> dict:
+    """Preference accuracy overall and per kind of rejected answer, drift, mean reward margin."""
+    margin = beta * ((pc - rc) - (pr - rr))
+    kinds = sorted({k for *_, k in pairs})
+    return {"preference_accuracy": preference_accuracy(margin),
+            "by_kind": {k: preference_accuracy(margin[[i for i, p in enumerate(pairs) if p[3] == k]]) for k in kinds},
+            "mean_reward_margin": margin.mean().item(),
+            "drift_chosen_logratio": (pc - rc).mean().item(), "drift_rejected_logratio": (pr - rr).mean().item(),
+            "policy_prefers_chosen": (pc > pr).float().mean().item()}
+
+
+def main(args: argparse.Namespace) -> dict:
+    """Train DPO for a fixed number of steps (or until the time limit); evaluate before and after."""
+    profile = args.profile or get_profile()
+    steps = args.steps or pick(ci=2, cpu=16, gpu=200, profile=profile)
+    batch = args.batch or pick(ci=2, cpu=4, gpu=16, profile=profile)
+    n_eval = args.eval or pick(ci=4, cpu=48, gpu=400, profile=profile)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(0)
+    from peft import LoraConfig, get_peft_model
+
+    t0 = time.perf_counter()
+    model, tok = load_smollm2()
+    train, held = data(n_eval, seed=1)
+    train_pairs, held_pairs = align.preference_pairs(train[:steps * batch]), align.preference_pairs(held)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
+                                             target_modules=lora_targets(model.config.n_layer, args.layers)))
+    rc, rr = heldout_logps(model, tok, held_pairs, reference=True)
+    before = report(held_pairs, rc, rr, rc, rr, args.beta)            # policy == reference at step 0
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
+    history, t_train = [], time.perf_counter()
+    for step in range(steps):
+        chunk = train_pairs[step * batch:(step + 1) * batch]
+        model.eval()
+        with torch.no_grad(), model.disable_adapter():
+            ref_c, ref_r = pair_logps(model, tok, chunk)
+        model.train()
+        pol_c, pol_r = pair_logps(model, tok, chunk)
+        loss = align.dpo_loss(pol_c, pol_r, ref_c, ref_r, beta=args.beta)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        history.append({"loss": round(loss.item(), 4),
+                        "chosen_logratio": round((pol_c - ref_c).mean().item(), 4),
+                        "rejected_logratio": round((pol_r - ref_r).mean().item(), 4)})
+        print(f"step {step + 1}/{steps}  {history[-1]}  {time.perf_counter() - t_train:.0f} s", flush=True)
+        if time.perf_counter() - t_train > args.time_limit:
+            print(f"time limit {args.time_limit} s reached after {step + 1} steps")
+            break
+    train_s = time.perf_counter() - t_train
+    pc, pr = heldout_logps(model, tok, held_pairs)
+    after = report(held_pairs, pc, pr, rc, rr, args.beta)
+    wrong = [i for i, p in enumerate(held_pairs) if p[3] == "wrong label"]
+    worst = min(wrong, key=lambda i: (pc[i] - pr[i]).item()) if wrong else None
+    confident_wrong = None if worst is None else {
+        "text": held_pairs[worst][0].split("\n\n")[-1], "label": held_pairs[worst][1],
+        "policy_logp_correct": pc[worst].item(), "policy_logp_wrong": pr[worst].item()}
+    return {"pairs": "SST-2: chosen = correct one-word label; rejected = the wrong label or a verbose "
+                     "off-format sentence (alternately)",
+            "method": f"DPO, beta {args.beta}, LoRA r={args.rank} on the top {args.layers} blocks, AdamW lr {args.lr}; "
+                      "reference = the same model with the adapters off",
+            "beta": args.beta, "steps": len(history), "batch_pairs": batch, "train_pairs_seen": len(history) * batch,
+            "heldout_pairs": len(held_pairs), "train_seconds": round(train_s, 1),
+            "total_seconds": round(time.perf_counter() - t0, 1), "history": history,
+            "before": before, "after": after, "confident_wrong": confident_wrong,
+            "note": "measured on a machine shared with other jobs (2 cores, load average above 2): times are upper bounds"}
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", default=None, help="ci, cpu or gpu (default: COURSE_PROFILE / automatic)")
+    ap.add_argument("--steps", type=int, default=None, help="optimizer steps (ci 2, cpu 16)")
+    ap.add_argument("--batch", type=int, default=None, help="pairs per step (ci 2, cpu 4)")
+    ap.add_argument("--eval", type=int, default=None, help="held-out pairs (ci 4, cpu 48)")
+    ap.add_argument("--beta", type=float, default=0.1)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--rank", type=int, default=8)
+    ap.add_argument("--layers", type=int, default=8, help="LoRA on the top N blocks")
+    ap.add_argument("--time-limit", type=float, default=360.0, help="stop training after this many seconds")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="write here instead of results/")
+    args = ap.parse_args()
+    payload = main(args)
+    path = results.save("dpo_smollm2", payload, args.profile or get_profile(), path=args.out)
+    print({k: payload[k] for k in ("steps", "train_seconds", "total_seconds")},
+          "\nbefore", payload["before"], "\nafter ", payload["after"], f"\n-> {path}")
