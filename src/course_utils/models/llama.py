@@ -381,9 +381,15 @@ def to_transformers(model: Llama, attn_implementation: str = "sdpa"):
     from transformers import LlamaForCausalLM
 
     p = next(model.parameters())
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:                                   # transformers < 5
+        from transformers.modeling_utils import no_init_weights
+
     config = hf_config(model.config)
     config._attn_implementation = attn_implementation
-    hf = LlamaForCausalLM(config)
+    with no_init_weights():                               # the weights are copied in next
+        hf = LlamaForCausalLM(config)
     hf.load_state_dict(model.hf_state_dict(), strict=False)   # lm_head is tied to the embedding
     if model.config.tie_weights:
         hf.tie_weights()
