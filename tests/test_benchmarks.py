@@ -178,7 +178,6 @@ def test_stored_tuned_three_pass_runs_used_the_passes_recipe():
     """Notebook 4.5's "recipe for several passes": full fine-tuning over three whole passes with the
     settings of the benchmark's "passes" recipe (the gpu profile's), otherwise as the 3-pass run with
     the 4-minute setting; the recipe is the best on dev of the rates tried (test was not used)."""
-    from course_utils import finetune as ft
 
     res = results.load("finetune_sst2_3epochs_tuned", "cpu")
     assert res is not None, "results/finetune_sst2_3epochs_tuned_cpu.json is missing (see the benchmark's docstring)"

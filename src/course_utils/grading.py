@@ -567,7 +567,6 @@ def _install_guard(workdir: str, protected: list[str], watched_dicts: list[dict]
     (each dict's internal version, which any change moves, even one undone afterwards), or "".
     """
     import importlib._bootstrap_external as _bx
-    import traceback
 
     blocked, blocked_prefixes, blocked_imports = frozenset(_BLOCKED_EVENTS), tuple(_BLOCKED_PREFIXES), frozenset(_BLOCKED_IMPORTS)
     write_events = {k: (tuple(p), tuple(f)) for k, (p, f) in _WRITE_EVENTS.items()}
