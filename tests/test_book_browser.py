@@ -5,7 +5,12 @@ anchor; math left as raw TeX; an output cell that renders blank (a bertviz view 
 drawing, a widget that did not render, an empty figure); an image without alt text; a request to
 the internet. CDN scripts (MathJax, require.js, d3, jQuery, the widget embedder) are answered from
 local npm copies (tests/book_server.py), so the test is offline and runs the real scripts.
-Screenshots of the landing pages go to .test-output/screenshots/ (look at them after a change).
+Full-page screenshots at 1280 px of the landing pages and every chapter page go to
+.test-output/screenshots/ (look at them after a change: README, Contributing, has a checklist).
+Also: a figure whose text would render below 8 px at its displayed size (the rule is in
+course_utils.viz), a widget or interactive view wider than the text column (unless it scrolls in its
+own box), and an in-page interactive output (6.4's carbon calculator, 2.2's temperature sliders) that
+does not change when a slider moves.
 
 Needs `make book` first (skipped otherwise). Run alone: `pytest tests/test_book_browser.py -p no:xdist`.
 """
@@ -51,11 +56,53 @@ def is_landing_page(page: str) -> bool:
         re.fullmatch(r"chapters/\d\d_[^/]+/index\.html", page))
 
 
+def wants_screenshot(page: str) -> bool:
+    """Pages a full-page screenshot at 1280 px is kept of: the landing pages and every chapter page."""
+    return is_landing_page(page) or page.startswith("chapters/")
+
+
 PAGES = book_pages()
+
+# Text nodes that may hold raw TeX: visible text with a `$` or a backslash, outside code blocks,
+# inputs, scripts and math that MathJax rendered (an unrendered `.math` span still counts).
+TEX_SKIP = ("pre, code, kbd, samp, script, style, textarea, noscript, mjx-container, .highlight, "
+            ".cell_input, .MathJax")
+TEX_CANDIDATES_JS = r"""
+  const texCandidates = root => {
+    const found = [], walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode, el = node.parentElement, t = node.textContent;
+      if (!el || !/[$\\]/.test(t) || el.closest('""" + TEX_SKIP + r"""')) continue;
+      found.push(t.trim().slice(0, 400));
+    }
+    return found;
+  };
+"""
+
+# Raw TeX in rendered text: the delimiters \( \) \[ \] and $$, a TeX command (\frac, \mathrm{...}),
+# or any `$` that is not a price ("$5", "US$4.2 million", "$0.12/kWh").
+_TEX_MARKS = re.compile(r"\$\$|\\[()\[\]]|\\(?:frac|sqrt|sum|prod|int|mathrm|mathbf|mathcal|text|begin|end|"
+                        r"left|right|cdot|times|approx|alpha|beta|theta|lambda|sigma|log|exp|top|le|ge)(?![a-z])"
+                        r"|\\[a-zA-Z]+\{")
+_PRICE = re.compile(r"(?<![\w$\\])(?:US|A|C|NZ|HK)?\$\d[\d,]*(?:\.\d+)?(?:\s?(?:k|K|M|B|bn|million|billion|thousand))?"
+                    r"(?![\w$^_{\\])")
+
+
+def tex_problem(text: str) -> str | None:
+    """The raw TeX in one text node of a rendered page, or None when it has none (prices are not TeX)."""
+    if m := _TEX_MARKS.search(text):
+        return m[0]
+    rest = _PRICE.sub("", text)
+    if "$" in rest:
+        i = rest.index("$")
+        return rest[max(0, i - 20):i + 20]
+    return None
+
 
 # Runs in the page after it loaded: ids, links, images, raw TeX and blank outputs.
 INSPECT_JS = r"""() => {
   const out = {ids: [], links: [], images: [], tex: [], blank: []};
+  """ + TEX_CANDIDATES_JS + r"""
   document.querySelectorAll('[id]').forEach(e => out.ids.push(e.id));
   document.querySelectorAll('a[name]').forEach(e => out.ids.push(e.getAttribute('name')));
   document.querySelectorAll('a[href]').forEach(a => out.links.push([a.getAttribute('href'), a.href]));
@@ -64,16 +111,9 @@ INSPECT_JS = r"""() => {
     out.links.push([src, img.src]);
     out.images.push([src, img.getAttribute('alt')]);
   });
-  // raw TeX in visible text, outside code, inputs and rendered math
-  const skip = 'pre, code, script, style, textarea, noscript, mjx-container, .highlight, .cell_input, .MathJax';
-  const tex = /\$\$|\\frac|\\begin\{|\\sqrt|\\sum_|\\mathrm|\\mathbf|\\left\(|\\\[|\\\(|\$[^$\s][^$\n]{0,80}[_^\\][^$\n]{0,80}\$/;
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode, el = node.parentElement;
-    if (!el || el.closest(skip)) continue;
-    const m = node.textContent.match(tex);
-    if (m) out.tex.push(node.textContent.trim().slice(0, 120));
-  }
+  // raw TeX: every visible text node with a `$` or a backslash, outside code, inputs and rendered
+  // math, goes back to Python, where tex_problem() decides (one rule, unit-tested on a snippet)
+  out.tex = texCandidates(document.body);
   // a title numbered twice ("6. 6. Title"): the table of contents numbers chapters already
   document.querySelectorAll('h1, h2').forEach(h => {
     const t = (h.innerText || '').trim();
@@ -95,6 +135,42 @@ INSPECT_JS = r"""() => {
     const svg = v.querySelector('svg');
     if (!svg || svg.childElementCount === 0) out.blank.push(`bertviz view #${v.id} has no drawing`);
   });
+  // figures: natural and displayed size (Python applies course_utils.viz's legibility rule)
+  out.figures = [];
+  document.querySelectorAll('.cell_output img').forEach((img, i) => {
+    const w = img.getBoundingClientRect().width;
+    if (img.naturalWidth > 0 && w > 0) out.figures.push([img.getAttribute('src'), img.naturalWidth, w, i + 1]);
+  });
+  // widgets and interactive views must fit their column, or scroll inside a box that does
+  out.overflow = [];
+  const column = document.querySelector('article.bd-article, main .bd-article, article, main');
+  if (column) {
+    const right = column.getBoundingClientRect().right + 2;
+    const boxes = '.widget-subarea, .jupyter-widgets, [id^="bertviz"], .carbon-calculator, .state-switcher, .course-table';
+    document.querySelectorAll(boxes).forEach(el => {
+      if (el.parentElement && el.parentElement.closest(boxes)) return;   // the outermost box decides
+      let box = el, scrolls = false;
+      for (let e = el; e && e !== column; e = e.parentElement) {
+        const ox = getComputedStyle(e).overflowX;
+        if (ox === 'auto' || ox === 'scroll' || ox === 'hidden') { box = e; scrolls = true; break; }
+      }
+      const r = box.getBoundingClientRect();
+      if (r.right > right || (!scrolls && el.scrollWidth > column.getBoundingClientRect().width + 2))
+        out.overflow.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${(el.className || '').toString().split(' ')[0]}`
+                          + ` is ${Math.round(r.width)} px wide, ${Math.round(r.right - right + 2)} px past the column`);
+    });
+  }
+  // bertviz's drawing: all of it reachable (its box scrolls far enough to show every head)
+  document.querySelectorAll('[id^="bertviz"] svg').forEach(svg => {
+    const w = svg.getBoundingClientRect().width;
+    for (let e = svg.parentElement; e && e !== document.body; e = e.parentElement) {
+      const ox = getComputedStyle(e).overflowX;
+      if (ox !== 'visible') {
+        if (ox === 'hidden' || e.scrollWidth + 2 < w) out.overflow.push(`bertviz drawing ${Math.round(w)} px wide is cut by a box of ${e.scrollWidth} px (${ox})`);
+        break;
+      }
+    }
+  });
   document.querySelectorAll('img').forEach(img => {
     if (img.complete && img.naturalWidth === 0 && img.getAttribute('loading') !== 'lazy')
       out.blank.push(`image ${img.getAttribute('src')} did not load`);
@@ -113,6 +189,30 @@ def alt_problem(src: str, alt: str | None) -> str | None:
     return None
 
 
+def figure_problem(src: str, natural_px: float, displayed_px: float, number: int = 0, page_url: str = "",
+                   root: Path = HTML, dpi: float | None = None) -> str | None:
+    """A figure whose smallest text would render below viz.MIN_TEXT_PX px (None when legible).
+
+    The rule (course_utils.viz): text of viz.MIN_FONT_PT points (the smallest size of the course's
+    figure style) in a PNG saved at its DPI (read from the file; viz.FIGURE_DPI when it records none),
+    drawn at the image's displayed width, must be at least viz.MIN_TEXT_PX pixels tall."""
+    from urllib.parse import urljoin
+
+    from course_utils import viz
+
+    if dpi is None:
+        f = target_file(urljoin(page_url, src), root) if page_url else root / src
+        data = f.read_bytes() if f.is_file() and f.suffix.lower() == ".png" else b""
+        dpi = round(viz.png_dpi(data) or viz.FIGURE_DPI)
+    px = viz.text_px_on_page(natural_px, displayed_px, dpi)
+    if px >= viz.MIN_TEXT_PX:
+        return None
+    which = f"figure {number} of the page ({src.rsplit('/', 1)[-1][:12]}...)" if number else f"figure {src.rsplit('/', 1)[-1]}"
+    return (f"{which} is {natural_px} px wide at {dpi} dpi, shown {displayed_px:.0f} px "
+            f"wide: {viz.MIN_FONT_PT:g} pt text renders {px:.1f} px (< {viz.MIN_TEXT_PX:g}); keep figures "
+            f"under {viz.max_figure_width_in():.1f} in wide (stack or split the panels, course_utils.viz.use_book_style)")
+
+
 def target_file(url: str, root: Path = HTML) -> Path:
     """The file of the book a local URL points at (folders serve their index.html)."""
     path = urlsplit(url).path.lstrip("/")
@@ -126,6 +226,13 @@ def _visit(page, url: str, bertviz_timeout_ms: int = 15_000) -> None:
         page.wait_for_load_state("networkidle", timeout=15_000)
     except Exception:  # a page that keeps polling: the checks below still run
         pass
+    # lazy images load now, so that every figure is measured (and none is reported blank for being off-screen)
+    page.evaluate("""() => Promise.race([
+        Promise.all(Array.from(document.images).map(img => {
+          img.loading = 'eager';
+          return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
+        })),
+        new Promise(done => setTimeout(done, 10000))])""")
     if page.query_selector(".math"):
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                                timeout=20_000)
@@ -139,6 +246,31 @@ def _visit(page, url: str, bertviz_timeout_ms: int = 15_000) -> None:
                 timeout=bertviz_timeout_ms)
         except Exception:  # reported as a blank bertviz view by INSPECT_JS
             pass
+
+
+INTERACTIVE = ".carbon-calculator, .state-switcher"
+
+
+def check_calculators(page) -> list[str]:
+    """Every in-page interactive output (course_utils.energy.calculator_html, viz.state_switcher_html)
+    answers when a reader moves a control: its first slider is moved to the other end and the answer
+    (the element its data-answer attribute names) must change."""
+    out = []
+    for root in page.query_selector_all(INTERACTIVE):
+        uid = root.get_attribute("id")
+        answer = page.locator(f"#{root.get_attribute('data-answer') or uid + '-out'}")
+        before = answer.text_content() if answer.count() else None
+        slider = root.query_selector('input[type="range"]')
+        if slider is None or before is None:
+            out.append(f"interactive output #{uid} has no slider or no answer element")
+            continue
+        end = slider.get_attribute("min") if slider.input_value() == slider.get_attribute("max") else slider.get_attribute("max")
+        slider.fill(end)
+        after = answer.text_content()
+        if not after or after == before:
+            out.append(f"interactive output #{uid} did not change when a slider moved (still {before!r}): "
+                       "is its script running in the static page?")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +295,7 @@ def crawl():
     links: dict[str, list[tuple[str, str]]] = {}
     current: list[str] = [""]
     served: dict[str, int] = {}
+    calculators: dict[str, int] = {}
 
     with bs.BookServer() as server, sync_api.sync_playwright() as pw:
         origin = server.url.rstrip("/")
@@ -208,12 +341,18 @@ def crawl():
                 links[name] = [(raw, absu) for raw, absu in info["links"]]
                 problems[name] += [f"heading numbered twice (drop the number from the page's title, the "
                                    f"table of contents adds it): {t[16:]!r}" if t.startswith("NUMBERED TWICE: ")
-                                   else f"raw TeX visible (math not rendered): {t!r}" for t in info["tex"]]
+                                   else f"raw TeX visible (math not rendered): {t[:120]!r}"
+                                   for t in info["tex"] if t.startswith("NUMBERED TWICE: ") or tex_problem(t)]
                 problems[name] += [f"blank output: {b}" for b in info["blank"]]
                 problems[name] += [m for src, alt in info["images"] if (m := alt_problem(src, alt))]
-                if is_landing_page(name):
+                problems[name] += [m for fig in info["figures"] if (m := figure_problem(*fig, page_url=page.url))]
+                problems[name] += [f"overflows its column (make it fit, or scroll inside its own box): {o}"
+                                   for o in info["overflow"]]
+                if wants_screenshot(name):
                     page.screenshot(path=str(SHOTS / (name.removesuffix(".html").replace("/", "__") + ".png")),
                                     full_page=True)
+                problems[name] += check_calculators(page)
+                calculators[name] = page.locator(INTERACTIVE).count()
         finally:
             browser.close()
 
@@ -240,7 +379,7 @@ def crawl():
     (bs.OUTPUT / "browser_test.json").write_text(json.dumps({
         "pages": len(PAGES), "seconds": round(seconds, 1), "pages_with_problems": sum(map(bool, problems_out.values())),
         "cdn_requests_served_locally": sum(served.values()), "html": str(HTML)}, indent=1) + "\n")
-    return {"problems": problems_out, "seconds": seconds, "served": served,
+    return {"problems": problems_out, "seconds": seconds, "served": served, "calculators": calculators,
             "shots": sorted(SHOTS.glob("*.png"))}
 
 
@@ -253,9 +392,16 @@ def test_page_has_no_problems(crawl, page):
 def test_cdn_scripts_were_served_locally_and_screenshots_saved(crawl):
     print(f"\nbrowser test: {len(PAGES)} pages in {crawl['seconds']:.1f} s; "
           f"{sum(crawl['served'].values())} CDN requests answered locally; screenshots in {SHOTS}")
-    landing = [p for p in PAGES if is_landing_page(p)]
-    assert len(crawl["shots"]) == len(landing), "a landing page got no screenshot"
+    wanted = [p for p in PAGES if wants_screenshot(p)]
+    assert len(crawl["shots"]) == len(wanted), "a landing or chapter page got no screenshot"
     assert any("require" in u for u in crawl["served"]), "no page asked for require.js: is bertviz still shown?"
+
+
+def test_the_carbon_calculator_is_in_the_static_page(crawl):
+    page = "chapters/06_environment/04_levers.html"
+    if page not in crawl["calculators"]:
+        pytest.skip(f"{page} not in this build")
+    assert crawl["calculators"][page] >= 1, f"{page} shows no in-page calculator (course_utils.energy.calculator_html)"
 
 
 # --- the helpers themselves (no browser needed) ---------------------------------------------------
@@ -285,5 +431,105 @@ def test_alt_and_link_helpers(tmp_path):
     assert "integrity" not in bs.strip_cdn_integrity(page)
     local = '<link integrity="sha256-y" href="_static/a.css" rel="stylesheet">'
     assert bs.strip_cdn_integrity(local) == local
-    assert is_landing_page("chapters/02_attention/index.html")
+    assert is_landing_page("chapters/02_attention/index.html") and wants_screenshot("chapters/02_attention/01_x.html")
     assert not is_landing_page("chapters/02_attention/01_x.html")
+
+
+@pytest.mark.parametrize("text,bad", [
+    ("The cost grows as $O(n^2)$ with length.", True),
+    ("where $$ s = QK^T $$ is the score", True),
+    (r"the softmax \( e^{x_i} / \sum_j e^{x_j} \) of the scores", True),
+    (r"\[ \mathrm{PPL} = e^{H} \]", True),
+    (r"divide by \sqrt{d_k}", True),
+    ("a price of $", True),
+    ("A100 hours cost about $2.50 each, or US$4.2 million in total", False),
+    ("costs $5 to $10 per run; $0.12/kWh", False),
+    ("plain text with 100% and a back\\slash-free path", False),
+])
+def test_tex_problem_rule(text, bad):
+    assert bool(tex_problem(text)) is bad, (text, tex_problem(text))
+
+
+TEX_SNIPPET = r"""<html><body>
+<p id="ok">Prices: $5 and US$4.2 million. Rendered math: <span class="math"><mjx-container>x</mjx-container></span>.</p>
+<pre>print("$HOME \\(x\\)")</pre><p>Inline <code>$x$</code> code is fine.</p>
+<div class="cell_input"><span>$not_checked$</span></div>
+<p>Display math left in a paragraph: $$ E = \frac{1}{2} m v^2 $$ oops.</p>
+<p>An inline formula MathJax never saw: \( x_i \) here.</p>
+<p><span class="math notranslate nohighlight">\(\sqrt{d_k}\)</span></p>
+</body></html>"""
+
+
+def test_raw_tex_detection_on_a_snippet():
+    """The browser's candidate collection plus tex_problem(), on a page with three mistakes and decoys."""
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("chromium not found (.ci/system-deps.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_content(TEX_SNIPPET)
+            found = page.evaluate(INSPECT_JS)["tex"]
+        finally:
+            browser.close()
+    bad = [t for t in found if tex_problem(t)]
+    assert len(bad) == 3, found
+    assert any("frac" in t for t in bad) and any("x_i" in t for t in bad) and any("sqrt" in t for t in bad)
+    assert not any("Prices" in t or "not_checked" in t or "HOME" in t for t in bad)
+
+
+def test_calculator_check_on_a_snippet():
+    """check_calculators passes a working calculator and reports one whose script does not run."""
+    from course_utils.energy import calculator_html
+
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("chromium not found (.ci/system-deps.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    good = calculator_html(uid="good")
+    dead = calculator_html(uid="dead").split("<script>")[0]   # what a page that drops scripts would show
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_content(f"<html><body>{good}{dead}</body></html>")
+            found = check_calculators(page)
+        finally:
+            browser.close()
+    assert len(found) == 1 and "#dead did not change" in found[0], found
+
+
+def test_figure_rule():
+    assert figure_problem("a.png", 688, 688, dpi=100) is None
+    assert figure_problem("a.png", 1190, 688, dpi=100) is None             # 11.9 in: just legible
+    assert figure_problem("a.png", 1200, 688, dpi=100)                     # 12 in: not
+    msg = figure_problem("../_images/b.png", 2000, 688, dpi=100)           # a 20-inch figure
+    assert msg and "b.png" in msg and "stack or split" in msg
+    assert figure_problem("c.png", 2000, 688, dpi=200) is None             # 10 in at 200 dpi
+
+
+OVERFLOW_SNIPPET = """<html><body><article class="bd-article" style="width:688px">
+<div class="cell_output"><div class="widget-subarea" style="width:1200px">too wide</div></div>
+<div class="cell_output"><div class="scroll-box" style="max-width:100%;overflow-x:auto">
+  <div id="bertviz-1" style="width:1200px"><svg width="1200" height="20"><rect width="5" height="5"/></svg></div></div></div>
+<div class="cell_output"><div class="jupyter-widgets" style="width:600px">fits</div></div>
+</article></body></html>"""
+
+
+def test_overflow_detection_on_a_snippet():
+    """A widget wider than the column is reported; one that scrolls inside its own box, or fits, is not."""
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("chromium not found (.ci/system-deps.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_content(OVERFLOW_SNIPPET)
+            found = page.evaluate(INSPECT_JS)["overflow"]
+        finally:
+            browser.close()
+    assert len(found) == 1 and "widget-subarea" in found[0], found
