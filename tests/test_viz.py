@@ -121,3 +121,12 @@ def test_state_switcher_in_chromium():
             assert page.locator("#sw-view td").count() == 6
         finally:
             browser.close()
+
+
+def test_show_table_transposed():
+    t = viz.show_table(results_frame(), keys=["method", "profile"], notes="note", transpose=True,
+                       formats={"dev accuracy": "{:.3f}", "trainable params": "{:,}"})
+    html = t._repr_html_()
+    assert re.search(r"<th[^>]*>full fine-tuning \[1\]</th>", html) and "22,713,218" in html and "0.887" in html
+    assert re.search(r"<td[^>]*>dev accuracy</td>", html), "the measures become rows"
+    assert "gpu rows not yet measured" in html and "row_heading" not in html

@@ -110,7 +110,7 @@ class Table:
 
 
 def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), missing: str = "not yet measured",
-               notes: str | None = None, caption: str | None = None, wrap_em: float = 16):
+               notes: str | None = None, caption: str | None = None, wrap_em: float = 16, transpose: bool = False):
     """Show a DataFrame as a reader's table (display it, or leave it as a cell's last expression).
 
     - no index column; numbers formatted per column with ``formats`` ({column: "{:,.0f}"} or a function),
@@ -121,7 +121,9 @@ def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), mis
     - a key other than the first with one value in every row shown (every row is cpu) is dropped and
       said once, in the caption;
     - ``notes``: a column of long remarks, moved under the table as numbered notes (the row gets a
-      marker), so no cell runs off the page; text cells wrap at ``wrap_em`` em.
+      marker), so no cell runs off the page; text cells wrap at ``wrap_em`` em;
+    - ``transpose``: one column per row of the data (named by the first key), one row per measure,
+      for a comparison of a few rows with many measures that would be too wide otherwise.
     """
     import pandas as pd
 
@@ -159,23 +161,31 @@ def show_table(df, *, formats: dict | None = None, keys: Sequence[str] = (), mis
         frame[label_col] = marked
         frame = frame.drop(columns=[notes])
     fmt = {c: f for c, f in (formats or {}).items() if c in frame.columns}
-    styler = (frame.style.hide(axis="index").format(fmt, na_rep="")
-              .set_table_styles([
-                  {"selector": "", "props": "font-size: 0.9em; border-collapse: collapse;"},
-                  {"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 0.95em;"},
-                  {"selector": "th", "props": "text-align: left; vertical-align: bottom; white-space: normal; "
-                                              "padding: 0.2em 0.5em; border-bottom: 1px solid #999;"},
-                  {"selector": "td", "props": f"white-space: normal; max-width: {wrap_em}em; vertical-align: top; "
-                                              "padding: 0.2em 0.5em; border-bottom: 1px solid #ddd;"},
-              ]))
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    if numeric:
-        styler = styler.set_properties(subset=numeric, **{"text-align": "right", "white-space": "nowrap"})
-    if caption:
-        styler = styler.set_caption(caption)
     shown = frame.copy()
     for c, f in fmt.items():
         shown[c] = [("" if _is_missing(v) else (f(v) if callable(f) else f.format(v))) for v in shown[c]]
+    shown = shown.astype(object).fillna("")
+    if transpose:   # one column per row of the data (e.g. per method), one row per measure: narrow tables
+        label_col = keys[0] if keys else frame.columns[0]
+        table = shown.set_index(label_col).T.reset_index()
+        table.columns = [""] + [str(c) for c in table.columns[1:]]
+        body, right = table, list(table.columns[1:])
+    else:
+        body, right = frame, numeric
+    styler = (body.style.hide(axis="index").format({} if transpose else fmt, na_rep="")
+              .set_table_styles([
+                  {"selector": "", "props": "font-size: 0.9em; border-collapse: collapse;"},
+                  {"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 0.95em;"},
+                  {"selector": "th", "props": f"text-align: {'right' if transpose else 'left'}; vertical-align: bottom; "
+                                              "white-space: normal; padding: 0.2em 0.5em; border-bottom: 1px solid #999;"},
+                  {"selector": "td", "props": f"white-space: normal; max-width: {wrap_em}em; vertical-align: top; "
+                                              "padding: 0.2em 0.5em; border-bottom: 1px solid #ddd;"},
+              ]))
+    if right:
+        styler = styler.set_properties(subset=right, **{"text-align": "right", "white-space": "nowrap"})
+    if caption:
+        styler = styler.set_caption(caption)
     return Table(styler, shown.astype(object).fillna(""), lines)
 
 
