@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from course_utils import data, nbtools
+from pkgcopy import package_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,15 +59,6 @@ def mirror():
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler.requested
     httpd.shutdown()
     httpd.server_close()
-
-
-def package_copy(dest: Path) -> Path:
-    """The files pip needs to build the course package, copied from the working tree (pip builds
-    in place, so building from the repository itself would leave build/ folders in it)."""
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    return dest
 
 
 def test_setup_cell_installs_the_package_and_fetches_the_data(tmp_path, mirror):

@@ -16,27 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+from pkgcopy import package_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("chapters/*/[0-9]*.ipynb"),
                                                             *ROOT.glob("exercises/*/*.ipynb")])
 SAMPLE = {"chapters/05_applications/02_semantic_search.ipynb"}   # the one that needed a clone before
-PACKAGE_PARTS = ("pyproject.toml", "README.md", "src", "results", "chapters", "book")
-
-
-def package_copy(dest: Path) -> Path:
-    """What pip needs to build the course package, copied from the working tree (pip builds in place,
-    so building in the repository itself would leave build/ folders in it)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in PACKAGE_PARTS:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
-
-
 @pytest.fixture(scope="session")
 def installed_site(tmp_path_factory) -> Path:
     """The course package installed from a wheel into an empty folder (no -e, no dependencies)."""
