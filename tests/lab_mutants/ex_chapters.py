@@ -1,0 +1,240 @@
+"""Instructor side of the chapter exercises (course_utils.exercises): for each set, the reference
+solution (SOLUTIONS, code a learner could paste in), hidden tests (HIDDEN, written like a lab's
+``--hidden`` file: ``check``, ``expect_close``, ``expect_equal`` and ``math`` are predefined) and
+wrong solutions (MUTANTS: (old, new) edits of the solution). tests/test_exercises.py runs them all.
+"""
+SOLUTIONS = {
+    "ch01_01": '''
+import math
+
+def sequence_logprob(probs):
+    return sum(math.log(p) for p in probs)
+
+def add_k_prob(tokens, prev, nxt, vocab, k):
+    pairs = list(zip(tokens, tokens[1:]))
+    count = sum(1 for a, b in pairs if a == prev and b == nxt)
+    history = sum(1 for a, _ in pairs if a == prev)
+    return (count + k) / (history + k * vocab)
+''',
+    "ch01_02": '''
+import torch
+
+def rnn_step(x, h, W_xh, W_hh, b):
+    return torch.tanh(x @ W_xh + h @ W_hh + b)
+
+def lstm_param_count(input_size, hidden):
+    return 4 * (hidden * (input_size + hidden) + 2 * hidden)
+''',
+    "ch01_03": '''
+def length_normalised_score(logprobs, alpha):
+    return sum(logprobs) / len(logprobs) ** alpha
+
+def beam_decode(model, beam, steps):
+    beams = [((), 0.0)]
+    for _ in range(steps):
+        grown = [(seq + (t,), score + lp) for seq, score in beams for t, lp in model(seq).items()]
+        beams = sorted(grown, key=lambda b: -b[1])[:beam]
+    return beams[0][0]
+''',
+    "ch01_04": '''
+import math
+
+def growth_per_year(p0, p1, years):
+    return (p1 / p0) ** (1 / years)
+
+def doubling_time(p0, p1, years):
+    return years * math.log(2) / math.log(p1 / p0)
+''',
+    "ch02_01": '''
+import math
+import torch
+
+def stable_softmax(x):
+    e = torch.exp(x - x.max(dim=-1, keepdim=True).values)
+    return e / e.sum(dim=-1, keepdim=True)
+
+def attention_batched(q, k, v):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    return stable_softmax(scores) @ v
+''',
+    "ch02_03": '''
+import torch
+
+def my_causal_mask(n):
+    return torch.ones(n, n, dtype=torch.bool).tril()
+
+def my_split_heads(x, heads):
+    b, n, d = x.shape
+    return x.reshape(b, n, heads, d // heads).transpose(1, 2)
+''',
+    "ch02_04": '''
+import torch
+
+def sinusoidal(n, d):
+    pos = torch.arange(n, dtype=torch.float64)[:, None]
+    angle = pos / 10000 ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+    pe = torch.zeros(n, d, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle)
+    return pe
+
+def layer_norm(x, eps):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + eps)
+''',
+    "ch02_06": '''
+def attention_flops(n, d):
+    return 2 * n * n * d + 2 * n * n * d
+
+def score_bytes(batch, heads, n, bytes_per_element):
+    return batch * heads * n * n * bytes_per_element
+''',
+}
+
+HIDDEN = {
+    "ch01_01": '''
+@check.test("q1")
+def long_sequence(sequence_logprob):
+    probs = [0.9, 0.01, 0.3, 0.7, 0.05]
+    expect_close(sequence_logprob(list(probs)), sum(math.log(p) for p in probs), f"sequence_logprob({probs})")
+
+@check.test("q2")
+def unseen_pair_with_k_one(add_k_prob):
+    tokens = "p q r p q".split()
+    expect_close(add_k_prob(list(tokens), "q", "q", 5, 1.0), (0 + 1.0) / (1 + 1.0 * 5), "add_k_prob(tokens, 'q', 'q', 5, 1.0)")
+''',
+    "ch01_02": '''
+@check.test("q1")
+def rnn_step_batch_of_one(rnn_step):
+    import torch
+    torch.manual_seed(3)
+    cell = torch.nn.RNNCell(2, 5).double()
+    x, h = torch.randn(1, 2, dtype=torch.float64) * 3, torch.randn(1, 5, dtype=torch.float64)
+    with torch.no_grad():
+        expected = cell(x, h)
+        args = (cell.weight_ih.T.clone(), cell.weight_hh.T.clone(), (cell.bias_ih + cell.bias_hh).clone())
+    expect_close(rnn_step(x, h, *args), expected, "rnn_step on a batch of one", rtol=1e-6, atol=1e-9)
+
+@check.test("q2")
+def lstm_count_char_model(lstm_param_count):
+    import torch
+    expected = sum(p.numel() for p in torch.nn.LSTM(64, 256).parameters())
+    expect_equal(lstm_param_count(64, 256), expected, "lstm_param_count(64, 256)")
+''',
+    "ch01_03": '''
+@check.test("q1")
+def alpha_one_is_the_mean(length_normalised_score):
+    lp = [-1.0, -3.0, -0.5, -0.5]
+    expect_close(length_normalised_score(list(lp), 1.0), sum(lp) / len(lp), f"length_normalised_score({lp}, 1.0)")
+
+@check.test("q2")
+def three_steps(beam_decode):
+    from course_utils.exercises import best_sequence, toy_model
+    expect_equal(tuple(beam_decode(toy_model, 8, 3)), best_sequence(toy_model, 3), "beam_decode(toy_model, beam=8, steps=3)")
+''',
+    "ch01_04": '''
+@check.test("q1")
+def shrinking(growth_per_year):
+    expect_close(growth_per_year(9e9, 1e9, 2.0), (1e9 / 9e9) ** 0.5, "growth_per_year(9e9, 1e9, 2.0)")
+
+@check.test("q2")
+def tenfold_in_five_years(doubling_time):
+    expect_close(doubling_time(2.0, 20.0, 5.0), 5.0 * math.log(2) / math.log(10), "doubling_time(2.0, 20.0, 5.0)")
+''',
+    "ch02_01": '''
+@check.test("q1")
+def very_negative_scores(stable_softmax):
+    import torch
+    x = torch.tensor([[-1000.0, -1002.0], [5.0, -5.0]], dtype=torch.float64)
+    expect_close(stable_softmax(x), torch.softmax(x, dim=-1), "stable_softmax([[-1000, -1002], [5, -5]])")
+
+@check.test("q2")
+def attention_other_lengths(attention_batched):
+    import torch
+    g = torch.Generator().manual_seed(7)
+    q = torch.randn(1, 2, 16, generator=g, dtype=torch.float64)
+    k, v = torch.randn(1, 5, 16, generator=g, dtype=torch.float64), torch.randn(1, 5, 3, generator=g, dtype=torch.float64)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    expect_close(attention_batched(q, k, v), expected, "attention_batched with 2 queries, 5 keys, d_k=16, d_v=3", rtol=1e-6, atol=1e-9)
+''',
+    "ch02_03": '''
+@check.test("q1")
+def causal_1_and_7(my_causal_mask):
+    import torch
+    expect_equal(my_causal_mask(1), torch.ones(1, 1, dtype=torch.bool), "my_causal_mask(1)")
+    expect_equal(my_causal_mask(7), torch.ones(7, 7, dtype=torch.bool).tril(), "my_causal_mask(7)")
+
+@check.test("q2")
+def four_heads(my_split_heads):
+    import torch
+    from course_utils import attention
+    x = torch.randn(1, 5, 12, dtype=torch.float64)
+    expected = attention.split_heads(x.clone(), 4)
+    expect_close(my_split_heads(x, 4), expected, "my_split_heads(x of shape (1, 5, 12), 4)")
+''',
+    "ch02_04": '''
+@check.test("q1")
+def sinusoidal_long(sinusoidal):
+    import torch
+    from course_utils.attention import sinusoidal_positional_encoding
+    expect_close(sinusoidal(50, 16), sinusoidal_positional_encoding(50, 16, dtype=torch.float64), "sinusoidal(50, 16)",
+                 rtol=1e-5, atol=1e-6)
+
+@check.test("q2")
+def layer_norm_big_eps(layer_norm):
+    import torch
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=torch.float64)
+    expected = torch.nn.functional.layer_norm(x, (4,), eps=0.5)
+    expect_close(layer_norm(x, 0.5), expected, "layer_norm([[1, 2, 3, 4]], 0.5)", rtol=1e-6, atol=1e-9)
+''',
+    "ch02_06": '''
+@check.test("q1")
+def flops_not_square(attention_flops):
+    expect_equal(attention_flops(100, 64), 4 * 100 * 100 * 64, "attention_flops(100, 64)")
+
+@check.test("q2")
+def half_precision(score_bytes):
+    import torch
+    t = torch.empty(1, 12, 1024, 1024, dtype=torch.float16)
+    expect_equal(score_bytes(1, 12, 1024, 2), t.numel() * t.element_size(), "score_bytes(1, 12, 1024, 2)")
+''',
+}
+
+MUTANTS = {
+    "ch01_01": {
+        "q1_mean_not_sum": [("return sum(math.log(p) for p in probs)",
+                             "return sum(math.log(p) for p in probs) / len(probs)")],
+        "q2_k_not_times_vocab": [("(history + k * vocab)", "(history + k)")],
+    },
+    "ch01_02": {
+        "q1_no_tanh": [("return torch.tanh(x @ W_xh + h @ W_hh + b)", "return x @ W_xh + h @ W_hh + b")],
+        "q2_one_bias": [("+ 2 * hidden)", "+ hidden)")],
+    },
+    "ch01_03": {
+        "q1_always_mean": [("len(logprobs) ** alpha", "len(logprobs)")],
+        "q2_keeps_one_beam": [("[:beam]", "[:1]")],
+    },
+    "ch01_04": {
+        "q1_linear_growth": [("return (p1 / p0) ** (1 / years)", "return (p1 / p0) / years")],
+        "q2_log10": [("math.log(2) / math.log(p1 / p0)", "math.log10(2) / math.log(p1 / p0)")],
+    },
+    "ch02_01": {
+        "q1_no_max_shift": [("torch.exp(x - x.max(dim=-1, keepdim=True).values)", "torch.exp(x)")],
+        "q2_no_scaling": [(" / math.sqrt(q.shape[-1])", "")],
+    },
+    "ch02_03": {
+        "q1_strict_past": [("dtype=torch.bool).tril()", "dtype=torch.bool).tril(-1)")],
+        "q2_no_transpose": [("return x.reshape(b, n, heads, d // heads).transpose(1, 2)",
+                             "return x.reshape(b, heads, n, d // heads)")],
+    },
+    "ch02_04": {
+        "q1_sin_cos_swapped": [("pe[:, 0::2] = torch.sin(angle)", "pe[:, 0::2] = torch.cos(angle)"),
+                               ("pe[:, 1::2] = torch.cos(angle)", "pe[:, 1::2] = torch.sin(angle)")],
+        "q2_unbiased_variance": [("unbiased=False", "unbiased=True")],
+    },
+    "ch02_06": {
+        "q1_one_product_only": [("return 2 * n * n * d + 2 * n * n * d", "return 2 * n * n * d")],
+        "q2_linear_in_n": [("batch * heads * n * n * bytes_per_element", "batch * heads * n * bytes_per_element")],
+    },
+}

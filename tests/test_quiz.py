@@ -1,0 +1,89 @@
+"""The self-check quiz (course_utils.quiz): one self-contained HTML output, answered in headless
+Chromium (right and wrong, multiple choice and numeric), and one quiz per edited chapter notebook."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from course_utils.quiz import Choice, Numeric, Quiz
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sample() -> Quiz:
+    return Quiz([Choice("Which is <b>bigger</b>?", ["1 & 2", "10"], answer=1,
+                        why=["No: 2 < 10 (it's \"small\").", "Yes: ten is the largest."]),
+                 Numeric("How many heads?", answer=8, tol=0.5, why="d_model / d_head = 8.")])
+
+
+def test_html_is_self_contained_and_escaped():
+    text = sample().to_html()
+    assert "http" not in text and "<script" not in text and "src=" not in text  # no CDN, no file to fetch
+    assert "&lt;b&gt;bigger&lt;/b&gt;" in text and "1 &amp; 2" in text
+    assert sample()._repr_html_().count('class="cq-q"') == 2
+    with pytest.raises(ValueError):
+        Choice("q", ["a", "b"], answer=2)
+    with pytest.raises(ValueError):
+        Choice("q", ["a", "b"], answer=0, why=["only one"])
+    with pytest.raises(ValueError):
+        Numeric("q", 1.0, tol=-1)
+
+
+def test_feedback_in_chromium():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium not found (.ci/system-deps.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    quiz = sample()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox"], headless=True)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.set_content(f"<html><body>{quiz.to_html()}</body></html>")
+            q1, q2 = f"#{quiz.uid}-q1", f"#{quiz.uid}-q2"
+            assert page.text_content(f"{q1} .cq-fb") == ""
+            page.click(f"{q1} button >> nth=0")
+            assert page.text_content(f"{q1} .cq-fb") == "Not quite. No: 2 < 10 (it's \"small\")."
+            page.click(f"{q1} button >> nth=1")
+            assert page.text_content(f"{q1} .cq-fb") == "Correct. Yes: ten is the largest."
+            assert "cq-ok" in page.get_attribute(f"{q1} .cq-fb", "class")
+            page.click(f"{q2} button")
+            assert page.text_content(f"{q2} .cq-fb") == "Not quite. Type a number first."
+            page.fill(f"{q2} input", "9")
+            page.click(f"{q2} button")
+            assert page.text_content(f"{q2} .cq-fb").startswith("Not quite. Too high: 9 is not within 0.5")
+            page.fill(f"{q2} input", "7")
+            page.press(f"{q2} input", "Enter")
+            assert page.text_content(f"{q2} .cq-fb").startswith("Not quite. Too low")
+            page.fill(f"{q2} input", "8.2")
+            page.click(f"{q2} button")
+            assert page.text_content(f"{q2} .cq-fb") == "Correct. d_model / d_head = 8."
+            assert "cq-no" not in page.get_attribute(f"{q2} .cq-fb", "class")
+            assert errors == []
+        finally:
+            browser.close()
+
+
+NOTEBOOKS = ["chapters/01_history/01_language_as_probability.ipynb",
+             "chapters/01_history/02_neural_language_models.ipynb",
+             "chapters/01_history/03_seq2seq_and_beam_search.ipynb",
+             "chapters/01_history/04_timeline.ipynb",
+             "chapters/02_attention/01_attention_from_the_formula.ipynb",
+             "chapters/02_attention/03_masks_and_multi_head.ipynb",
+             "chapters/02_attention/04_position_and_the_block.ipynb",
+             "chapters/02_attention/06_cost.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_notebook_ends_with_a_quiz_of_3_to_5_questions(path):
+    cells = json.loads((ROOT / path).read_text())["cells"]
+    quiz = [c for c in cells if c["cell_type"] == "code" and "Quiz(" in "".join(c["source"])]
+    assert len(quiz) == 1 and quiz[0] is cells[-1], f"{path}: the last cell must be the quiz"
+    src = "".join(quiz[0]["source"])
+    n = src.count("Choice(") + src.count("Numeric(")
+    assert 3 <= n <= 5 and "Choice(" in src and "Numeric(" in src, f"{path}: {n} questions"
