@@ -69,6 +69,14 @@ def test_every_notebook_has_a_set_and_back():
 
 
 @pytest.mark.parametrize("key", KEYS)
+def test_notebook_does_not_show_the_solution(key):
+    shown = "\n".join("".join(c["source"]) for c in exercise_cells(key))
+    lines = [s.strip() for s in INSTRUCTOR["SOLUTIONS"][key].split("\n")]
+    leaks = [s for s in lines if len(s) >= 12 and not s.startswith(("import", "def ")) and s in shown]
+    assert leaks == [], f"{NOTEBOOKS[key]} shows solution lines: {leaks}"
+
+
+@pytest.mark.parametrize("key", KEYS)
 def test_reference_solution_passes_public_and_hidden_tests(key):
     outs = outcomes(key, INSTRUCTOR["SOLUTIONS"][key])
     assert [(o.test, o.message) for o in outs if o.status != "pass"] == []

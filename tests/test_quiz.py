@@ -87,3 +87,36 @@ def test_notebook_ends_with_a_quiz_of_3_to_5_questions(path):
     src = "".join(quiz[0]["source"])
     n = src.count("Choice(") + src.count("Numeric(")
     assert 3 <= n <= 5 and "Choice(" in src and "Numeric(" in src, f"{path}: {n} questions"
+
+
+def test_every_notebook_quiz_answers_right_in_chromium():
+    """Each notebook's quiz cell (with stand-ins for the values it takes from the run): clicking the
+    right option or typing the right number says 'Correct.', a wrong option says 'Not quite.'."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium not found (.ci/system-deps.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    quizzes = []
+    for path in NOTEBOOKS:
+        src = "".join(json.loads((ROOT / path).read_text())["cells"][-1]["source"])
+        ns = {"V": 65, "ratio": 1234.0, "years": 5.0}  # what lessons 1.1 and 1.4 compute before the quiz
+        exec(src.replace("\nQuiz([", "\n_quiz = Quiz([", 1), ns)
+        quizzes.append(ns["_quiz"])
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox"], headless=True)
+        try:
+            page = browser.new_page()
+            page.set_content("<html><body>" + "".join(q.to_html() for q in quizzes) + "</body></html>")
+            for quiz in quizzes:
+                for i, q in enumerate(quiz.questions, 1):
+                    sel = f"#{quiz.uid}-q{i}"
+                    if isinstance(q, Choice):
+                        page.click(f"{sel} button >> nth={(q.answer + 1) % len(q.options)}")
+                        assert page.text_content(f"{sel} .cq-fb").startswith("Not quite."), sel
+                        page.click(f"{sel} button >> nth={q.answer}")
+                    else:
+                        page.fill(f"{sel} input", repr(q.answer))
+                        page.click(f"{sel} button")
+                    assert page.text_content(f"{sel} .cq-fb").startswith("Correct."), (sel, q.question)
+        finally:
+            browser.close()
