@@ -110,12 +110,15 @@ def main(args: argparse.Namespace) -> dict:
     confident_wrong = None if worst is None else {
         "text": held_pairs[worst][0].split("\n\n")[-1], "label": held_pairs[worst][1],
         "policy_logp_correct": pc[worst].item(), "policy_logp_wrong": pr[worst].item()}
+    share = lambda ps: sum(p[1] == "positive" for p in ps if p[3] == "wrong label") / max(1, sum(p[3] == "wrong label" for p in ps))
     return {"pairs": "SST-2: chosen = correct one-word label; rejected = the wrong label or a verbose "
                      "off-format sentence (alternately)",
             "method": f"DPO, beta {args.beta}, LoRA r={args.rank} on the top {args.layers} blocks, AdamW lr {args.lr}; "
                       "reference = the same model with the adapters off",
             "beta": args.beta, "steps": len(history), "batch_pairs": batch, "train_pairs_seen": len(history) * batch,
-            "heldout_pairs": len(held_pairs), "train_seconds": round(train_s, 1),
+            "heldout_pairs": len(held_pairs),
+            "wrong_label_positive_share": {"train": share(train_pairs), "heldout": share(held_pairs)},
+            "train_seconds": round(train_s, 1),
             "total_seconds": round(time.perf_counter() - t0, 1), "history": history,
             "before": before, "after": after, "confident_wrong": confident_wrong,
             "note": "measured on a machine shared with other jobs (2 cores, load average above 2): times are upper bounds"}
