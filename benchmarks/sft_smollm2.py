@@ -94,13 +94,16 @@ def main(args: argparse.Namespace) -> dict:
             print(f"time limit {args.time_limit} s reached after {step + 1} steps")
             break
     train_s = time.perf_counter() - t_train
+    t_eval = time.perf_counter()
     after = evaluate(model, tok, held)
+    eval_after_s = time.perf_counter() - t_eval
     return {"task": "SST-2 sentiment, one-word answer (positive / negative)",
             "method": f"LoRA r={args.rank} on qkv/proj/gate_up/down of the top {args.layers} of "
                       f"{model.config.n_layer} blocks, AdamW lr {args.lr}, loss on the answer tokens only",
             "trainable_params": trainable, "steps": len(history), "batch": batch,
             "train_examples_seen": len(history) * batch, "heldout_examples": len(held),
-            "train_seconds": round(train_s, 1), "eval_seconds_once": round(eval_s, 1),
+            "train_seconds": round(train_s, 1), "eval_seconds_before": round(eval_s, 1),
+            "eval_seconds_after": round(eval_after_s, 1),
             "total_seconds": round(time.perf_counter() - t0, 1), "loss_history": history,
             "before": before, "after": after,
             "note": "measured on a machine shared with other jobs (2 cores, load average above 2): times are upper bounds"}
