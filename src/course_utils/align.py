@@ -55,10 +55,14 @@ def translation_examples(pairs: Iterable[tuple[str, str]]) -> list[Instruction]:
 
 
 def glossary_examples(root: str | Path | None = None) -> list[Instruction]:
-    """The course glossary (chapters/*/glossary.csv under ``root``, default the checkout) -> definitions."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
+    """The course glossary (chapters/*/glossary.csv under ``root``; by default the chapters installed with
+    the package, so it works anywhere, Colab included) -> definitions."""
+    from course_utils.resources import chapters_folder
+
+    paths = (Path(root).glob("chapters/*/glossary.csv") if root is not None
+             else chapters_folder().glob("*/glossary.csv"))
     out = []
-    for path in sorted(root.glob("chapters/*/glossary.csv")):
+    for path in sorted(paths):
         with path.open(encoding="utf-8", newline="") as f:
             out += [Instruction(DEFINITION_PROMPT.format(text=r["term"]), r["definition"].strip(), "definition")
                     for r in csv.DictReader(f) if r.get("term") and r.get("definition")]
