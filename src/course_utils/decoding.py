@@ -50,6 +50,22 @@ def next_token_logits(model: nn.Module, idx: torch.Tensor, cache: Any, use_cache
     return logits[:, -1, :], cache
 
 
+def pick_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
+              top_p: float | None = None, greedy: bool = False,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """Next token ids (batch, 1) from last-position logits (batch, vocab): the argmax if greedy or
+    temperature == 0, else a sample after temperature, top-k and top-p filtering."""
+    logits = logits.float()
+    if greedy or temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature
+    if top_k is not None:
+        logits = filter_top_k(logits, top_k)
+    if top_p is not None:
+        logits = filter_top_p(logits, top_p)
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
+
+
 @torch.no_grad()
 def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
@@ -66,16 +82,8 @@ def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, *, temper
     cache = None
     for _ in range(max_new_tokens):
         logits, cache = next_token_logits(model, idx, cache, use_cache, block_size)
-        logits = logits.float()
-        if greedy or temperature == 0:
-            nxt = logits.argmax(dim=-1, keepdim=True)
-        else:
-            logits = logits / temperature
-            if top_k is not None:
-                logits = filter_top_k(logits, top_k)
-            if top_p is not None:
-                logits = filter_top_p(logits, top_p)
-            nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
+        nxt = pick_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                        generator=generator)
         idx = torch.cat([idx, nxt], dim=1)
     model.train(was_training)
     return idx

