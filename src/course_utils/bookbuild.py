@@ -81,8 +81,9 @@ def dependency_hash(notebook: Path, graph: dict[str, set[str]] | None = None) ->
     return h.hexdigest()[:16]
 
 
-def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, str | None]:
-    """Run one notebook in its folder (a worker process); return (path, seconds, error or None)."""
+def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, str | None, str | None]:
+    """Run one notebook in its folder (a worker process); return (path, seconds, the executed notebook's
+    JSON, or the error when it failed)."""
     import nbclient
     import nbformat
 
@@ -93,9 +94,8 @@ def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, 
         nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     except Exception as err:  # noqa: BLE001 - any failure is reported with the notebook and its cell
-        return path, time.perf_counter() - t0, _describe_failure(nb, err)
-    nbformat.write(nb, path + ".executed")
-    return path, time.perf_counter() - t0, None
+        return path, time.perf_counter() - t0, None, _describe_failure(nb, err)
+    return path, time.perf_counter() - t0, nbformat.writes(nb), None
 
 
 def _describe_failure(nb, err: Exception) -> str:
@@ -166,7 +166,7 @@ def build(patterns: list[str] | None = None, profile: str | None = None, cache_p
             print(f"  started  {_rel(p)}", flush=True)
         started = workers
         for fut in as_completed(futures):
-            path, seconds, error = fut.result()
+            path, seconds, executed, error = fut.result()
             remaining.remove(path)
             done_s.append(seconds)
             times.setdefault(profile, {})[_rel(path)] = round(seconds, 1)
@@ -174,9 +174,7 @@ def build(patterns: list[str] | None = None, profile: str | None = None, cache_p
                 failures.append((path, error))
                 print(f"  FAILED   {_rel(path)} after {_clock(seconds)}: {error}", flush=True)
             else:
-                executed = nbformat.read(path + ".executed", as_version=4)
-                os.remove(path + ".executed")
-                cache.cache_notebook_bundle(CacheBundleIn(executed, path, data={"profile": profile, "deps": deps[path],
+                cache.cache_notebook_bundle(CacheBundleIn(nbformat.reads(executed, as_version=4), path, data={"profile": profile, "deps": deps[path],
                                                                                 "seconds": round(seconds, 1)}),
                                             check_validity=False, overwrite=True)
                 print(f"  finished {_rel(path)} in {_clock(seconds)}", flush=True)
