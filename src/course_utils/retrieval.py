@@ -105,7 +105,7 @@ def course_passages(root: str | Path | None = None, patterns: Sequence[str] = DE
     if root is None:
         from course_utils.resources import course_files
 
-        files = {name: path for name, path in course_files(tuple(patterns)).items()}
+        files = course_files(tuple(patterns))
     else:
         root = Path(root)
         files = {p.relative_to(root).as_posix(): p for pat in patterns for p in sorted(root.glob(pat))}
