@@ -3,7 +3,7 @@
 For every exercise set: the reference solution passes every public and hidden test, the stubs
 shipped in the notebook score 0 without raising (also in strict mode), and every question has a
 wrong solution (mutant) that its tests catch. Solutions, hidden tests and mutants live in
-tests/lab_mutants/ex_chapters.py.
+tests/lab_mutants/ex_chNN.py (one file per chapter).
 """
 from __future__ import annotations
 
@@ -17,18 +17,24 @@ import pytest
 from course_utils import exercises, grading
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTRUCTOR = runpy.run_path(str(ROOT / "tests" / "lab_mutants" / "ex_chapters.py"))
-NOTEBOOKS = {
-    "ch01_01": "chapters/01_history/01_language_as_probability.ipynb",
-    "ch01_02": "chapters/01_history/02_neural_language_models.ipynb",
-    "ch01_03": "chapters/01_history/03_seq2seq_and_beam_search.ipynb",
-    "ch01_04": "chapters/01_history/04_timeline.ipynb",
-    "ch02_01": "chapters/02_attention/01_attention_from_the_formula.ipynb",
-    "ch02_03": "chapters/02_attention/03_masks_and_multi_head.ipynb",
-    "ch02_04": "chapters/02_attention/04_position_and_the_block.ipynb",
-    "ch02_06": "chapters/02_attention/06_cost.ipynb",
-}
+INSTRUCTOR: dict[str, dict] = {"SOLUTIONS": {}, "HIDDEN": {}, "MUTANTS": {}}
+for _file in sorted((ROOT / "tests" / "lab_mutants").glob("ex_ch??.py")):  # one file per chapter
+    _side = runpy.run_path(str(_file))
+    for _name, _table in INSTRUCTOR.items():
+        assert not set(_table) & set(_side[_name]), f"{_file.name}: a set defined twice"
+        _table.update(_side[_name])
+
+
+def notebook_of(key: str) -> str:
+    """The chapter notebook of exercise set ``key``: "ch03_05" is chapters/03_*/05_*.ipynb."""
+    chapter, number = key[2:4], key[5:7]
+    found = sorted((ROOT / "chapters").glob(f"{chapter}_*/{number}_*.ipynb"))
+    assert len(found) == 1, f"exercise set {key}: expected one notebook chapters/{chapter}_*/{number}_*.ipynb, found {found}"
+    return str(found[0].relative_to(ROOT))
+
+
 KEYS = sorted(exercises.SETS)
+NOTEBOOKS = {key: notebook_of(key) for key in KEYS}
 
 
 def exercise_cells(key: str) -> list[dict]:

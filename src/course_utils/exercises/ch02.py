@@ -1,0 +1,116 @@
+"""Chapter 2's checked exercises (see course_utils.exercises)."""
+from __future__ import annotations
+
+
+from course_utils.exercises import exercise_set
+from course_utils.grading import expect_close, expect_equal
+
+# --------------------------------------------------------------------------- 2.1 attention from the formula
+ch02_01 = exercise_set("ch02_01", "Attention from the formula", {
+    "q1": "a numerically stable softmax over the last dimension",
+    "q2": "scaled dot-product attention",
+})
+
+
+@ch02_01.test("q1")
+def softmax_small(stable_softmax):
+    import torch
+
+    x = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    expect_close(stable_softmax(x), torch.softmax(x, dim=-1), "stable_softmax([[1, 2, 3], [0, 0, 0]])")
+
+
+@ch02_01.test("q1")
+def softmax_large_scores(stable_softmax):
+    import torch
+
+    x = torch.tensor([[1000.0, 1001.0, 999.0]], dtype=torch.float64)
+    expect_close(stable_softmax(x), torch.softmax(x, dim=-1), "stable_softmax([[1000, 1001, 999]]) (does it overflow?)")
+
+
+@ch02_01.test("q2")
+def attention_matches_torch(attention_batched):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    expect_close(attention_batched(q, k, v), expected, "attention_batched(q, k, v) against F.scaled_dot_product_attention",
+                 rtol=1e-6, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- 2.3 masks and multi-head
+ch02_03 = exercise_set("ch02_03", "Masks and multi-head attention", {
+    "q1": "a causal mask",
+    "q2": "splitting the features into heads",
+})
+
+
+@ch02_03.test("q1")
+def causal_4(my_causal_mask):
+    import torch
+
+    expect_equal(my_causal_mask(4), torch.ones(4, 4, dtype=torch.bool).tril(), "my_causal_mask(4)")
+
+
+@ch02_03.test("q2")
+def split_heads_matches_the_package(my_split_heads):
+    import torch
+
+    from course_utils import attention
+
+    x = torch.arange(2 * 3 * 8, dtype=torch.float64).reshape(2, 3, 8)
+    expected = attention.split_heads(x.clone(), 2)
+    expect_close(my_split_heads(x, 2), expected, "my_split_heads(x of shape (2, 3, 8), 2)")
+
+
+# --------------------------------------------------------------------------- 2.4 position and the block
+ch02_04 = exercise_set("ch02_04", "Position and the block", {
+    "q1": "sinusoidal positional encoding",
+    "q2": "layer normalisation without learned scale and shift",
+})
+
+
+@ch02_04.test("q1")
+def sinusoidal_small(sinusoidal):
+    from course_utils.attention import sinusoidal_positional_encoding
+
+    import torch
+
+    expect_close(sinusoidal(5, 6), sinusoidal_positional_encoding(5, 6, dtype=torch.float64), "sinusoidal(5, 6)",
+                 rtol=1e-5, atol=1e-6)
+
+
+@ch02_04.test("q2")
+def layer_norm_matches_torch(layer_norm):
+    import torch
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 6, generator=g, dtype=torch.float64) * 4 + 2
+    expected = torch.nn.functional.layer_norm(x, (6,), eps=1e-5)
+    expect_close(layer_norm(x, 1e-5), expected, "layer_norm(x of shape (3, 6), 1e-5) against F.layer_norm",
+                 rtol=1e-6, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- 2.6 cost
+ch02_06 = exercise_set("ch02_06", "The cost of attention", {
+    "q1": "FLOPs of the two attention matrix products",
+    "q2": "memory of the attention scores",
+})
+
+
+@ch02_06.test("q1")
+def flops_small(attention_flops):
+    n, d = 8, 4
+    qk = 2 * n * n * d  # (n x d) @ (d x n): n*n outputs, d multiply-adds each, 2 FLOPs per multiply-add
+    av = 2 * n * n * d  # (n x n) @ (n x d)
+    expect_equal(attention_flops(n, d), qk + av, f"attention_flops({n}, {d})")
+
+
+@ch02_06.test("q2")
+def score_memory_matches_a_tensor(score_bytes):
+    import torch
+
+    b, h, n = 2, 3, 16
+    t = torch.empty(b, h, n, n, dtype=torch.float32)
+    expect_equal(score_bytes(b, h, n, 4), t.numel() * t.element_size(), f"score_bytes({b}, {h}, {n}, 4)")

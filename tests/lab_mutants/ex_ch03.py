@@ -1,0 +1,13 @@
+"""Instructor side of chapter 3's exercises (course_utils.exercises.ch03): for each set, the reference
+solution (SOLUTIONS, code a learner could paste in), hidden tests (HIDDEN, written like a lab's
+``--hidden`` file: ``check``, ``expect_close``, ``expect_equal`` and ``math`` are predefined) and
+wrong solutions (MUTANTS: (old, new) edits of the solution). tests/test_exercises.py runs them all.
+"""
+SOLUTIONS = {
+}
+
+HIDDEN = {
+}
+
+MUTANTS = {
+}
