@@ -325,3 +325,76 @@ def state_switcher_html(controls, states: dict, uid: str, cmap: str = "viridis",
             f'<p style="margin:0.4em 0"><output id="{uid}-out" aria-live="polite">'
             f'{_html.escape(str(states[first][1]))}</output></p><div id="{uid}-view"></div></div>'
             f"<script>{script}</script>")
+
+
+# --- Chinese (CJK) text in figures -----------------------------------------------------------------
+#
+# matplotlib's default font (DejaVu Sans) has no Chinese glyphs: tick labels in Chinese come out as
+# empty boxes, with a "Glyph ... missing from font(s)" warning. cjk_font() looks for an installed font
+# that has them; use_cjk_font() puts it first in matplotlib's font list.
+
+CJK_FONT_NAMES = ("WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans CJK JP",
+                  "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "SimHei", "Microsoft YaHei",
+                  "PingFang SC", "Heiti SC", "Arial Unicode MS", "AR PL UMing CN", "Droid Sans Fallback")
+CJK_INSTALL_HINT = ("no CJK font found for matplotlib; to see Chinese characters in figures install one "
+                    "(on Colab or Debian/Ubuntu: !apt-get install -y fonts-wqy-zenhei) and restart the runtime")
+
+
+def cjk_font(sample: str = "中文字") -> str | None:
+    """The family name of an installed font that can draw ``sample`` (Chinese by default), or None.
+
+    Known CJK families are tried first, then any font whose character map covers the sample. Fonts
+    installed after matplotlib built its font cache (e.g. ``apt-get install fonts-wqy-zenhei`` in a
+    running Colab session) are found on the system and added to matplotlib's font list.
+    """
+    from matplotlib import font_manager as fm
+    from matplotlib.ft2font import FT2Font
+
+    if not sample:
+        raise ValueError("cjk_font: sample must contain at least one character")
+
+    def covers(path: str) -> bool:
+        try:
+            charmap = FT2Font(path).get_charmap()
+        except (OSError, RuntimeError, ValueError):
+            return False
+        return all(ord(ch) in charmap for ch in sample)
+
+    def search() -> str | None:
+        by_name: dict[str, list[str]] = {}
+        for entry in fm.fontManager.ttflist:
+            if not entry.name.startswith("Last Resort"):   # draws a placeholder box for every character
+                by_name.setdefault(entry.name, []).append(entry.fname)
+        for name in CJK_FONT_NAMES:
+            if any(covers(path) for path in by_name.get(name, ())):
+                return name
+        for name, paths in sorted(by_name.items()):
+            if any(covers(path) for path in paths):
+                return name
+        return None
+
+    found = search()
+    if found is None:   # not in matplotlib's cached list: look at the system's font files once
+        known = {entry.fname for entry in fm.fontManager.ttflist}
+        for path in fm.findSystemFonts():
+            if path not in known and path.lower().endswith((".ttf", ".ttc", ".otf")) and covers(path):
+                fm.fontManager.addfont(path)
+        found = search()
+    return found
+
+
+def use_cjk_font(sample: str = "中文字", quiet: bool = False) -> str | None:
+    """Make later figures draw Chinese text: put an installed CJK font first in matplotlib's sans-serif
+    list (Latin text keeps working through the fallback to the next fonts). Returns the font's name, or
+    None, after printing how to install one (unless ``quiet``): the caller then labels by position."""
+    name = cjk_font(sample)
+    if name is None:
+        if not quiet:
+            print(CJK_INSTALL_HINT)
+        return None
+    current = [f for f in plt.rcParams["font.sans-serif"] if f != name]
+    plt.rcParams["font.sans-serif"] = [name, *current]
+    if plt.rcParams["font.family"] != ["sans-serif"]:
+        plt.rcParams["font.family"] = ["sans-serif"]
+    plt.rcParams["axes.unicode_minus"] = False   # CJK fonts often lack the Unicode minus sign
+    return name
