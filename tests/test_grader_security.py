@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import platform
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from course_utils import grading
+from course_utils.grading.batch import Job, _attempt
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB1 = ROOT / "exercises" / "lab1_ngrams"
@@ -61,7 +63,7 @@ def graded(tmp_path_factory):
     private.parent.mkdir()
     private.write_text(PRIVATE)
     marker, victim = tmp / "marker.txt", subs / "z_victim.ipynb"
-    labmod = Path(grading.load_lab.__code__.co_filename).parent / "labs" / "lab1_ngrams.py"
+    labmod = Path(importlib.util.find_spec("course_utils.labs.lab1_ngrams").origin)
     names = {"MARKER": str(marker), "VICTIM": str(victim), "HIDDEN": str(private), "SUBS": str(subs),
              "INSTRUCTOR": str(LAB1 / "instructor.ipynb"), "REL_INSTRUCTOR": str(LAB1 / "instructor.ipynb")[1:],
              "LAB_PARENT": str(LAB1.parent), "LABMOD": str(labmod)}
@@ -150,7 +152,7 @@ def test_subclasses_cannot_fake_a_value(graded, name):
 
 @pytest.mark.parametrize("name, what", [("h08_patch_tensor_tolist", "torch.Tensor"),
                                         ("h09_sys_modules_copy", "sys.modules['course_utils.grading']"),
-                                        ("h11_new_class_key", "course_utils.grading.Outcome"),
+                                        ("h11_new_class_key", "course_utils.grading.core.Outcome"),
                                         ("h16_patch_and_restore", "course_utils.labs.lab1_ngrams"),
                                         ("h17_fool_the_hook", "builtins"),
                                         ("h18_patch_builtins_and_restore", "builtins")])
@@ -236,12 +238,11 @@ def converse(script, todo=(("q1", "t1"), ("q1", "t2"))):
         script(send, [list(k) for k in todo])
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
-    rep, got = grading.Report("x.ipynb"), {}
-    why = grading._attempt(rep, ["pass"], lab.name, "SECRET_HIDDEN_TEST_SOURCE_LINE = 1", list(todo), tests, got,
-                           [], time.monotonic() + 5, 2.0, 512, ["SECRET_HIDDEN_TEST_SOURCE_LINE = 1"],
-                           spawn=lambda: (FakeProcess(), parent))
+    job = Job(lab.name, ["pass"], "SECRET_HIDDEN_TEST_SOURCE_LINE = 1", tests, [], time.monotonic() + 5, 2.0, 512,
+              ["SECRET_HIDDEN_TEST_SOURCE_LINE = 1"])
+    why = _attempt(job, list(todo), spawn=lambda: (FakeProcess(), parent))
     thread.join(5)
-    return why, got
+    return why, job.got
 
 
 def test_signed_messages_still_cannot_claim_more_than_the_parents_tests():
