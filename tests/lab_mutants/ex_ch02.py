@@ -49,6 +49,31 @@ def attention_flops(n, d):
 def score_bytes(batch, heads, n, bytes_per_element):
     return batch * heads * n * n * bytes_per_element
 ''',
+    "ch02_02": '''
+import math
+import torch
+
+def score_scale(d_k, var_q, var_k):
+    return math.sqrt(d_k * var_q * var_k)
+
+def softmax_entropy(scores):
+    log_w = torch.log_softmax(scores, dim=-1)
+    return -(log_w.exp() * log_w).sum(dim=-1)
+''',
+    "ch02_05": '''
+import torch
+
+def mean_pool(hidden, attention_mask):
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1)
+
+def bert_param_count(config):
+    h, i = config.hidden_size, config.intermediate_size
+    embeddings = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * h + 2 * h
+    layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
+    pooler = h * h + h
+    return embeddings + config.num_hidden_layers * layer + pooler
+''',
 }
 
 HIDDEN = {
@@ -109,6 +134,38 @@ def half_precision(score_bytes):
     t = torch.empty(1, 12, 1024, 1024, dtype=torch.float16)
     expect_equal(score_bytes(1, 12, 1024, 2), t.numel() * t.element_size(), "score_bytes(1, 12, 1024, 2)")
 ''',
+    "ch02_02": '''
+@check.test("q1")
+def wide_head_and_small_entries(score_scale):
+    expect_close(score_scale(1024, 1.0, 1.0), 32.0, "score_scale(1024, 1.0, 1.0)")
+    expect_close(score_scale(3, 0.5, 2.0), math.sqrt(3), "score_scale(3, 0.5, 2.0)")
+
+@check.test("q2")
+def entropy_of_a_batch_of_heads(softmax_entropy):
+    import torch
+    g = torch.Generator().manual_seed(5)
+    s = torch.randn(2, 3, 6, generator=g, dtype=torch.float64) * 40
+    expected = torch.distributions.Categorical(logits=s).entropy()
+    expect_close(softmax_entropy(s), expected, "softmax_entropy(scores of shape (2, 3, 6), scale 40)", rtol=1e-6, atol=1e-9)
+''',
+    "ch02_05": '''
+@check.test("q1")
+def pooling_float_mask_three_sentences(mean_pool):
+    import torch
+    g = torch.Generator().manual_seed(6)
+    hidden = torch.randn(3, 4, 2, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[1.0, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.float64)
+    expected = torch.stack([hidden[0, :1].mean(0), hidden[1, :3].mean(0), hidden[2].mean(0)])
+    expect_close(mean_pool(hidden, mask), expected, "mean_pool(3 sentences of 1, 3 and 4 tokens)", rtol=1e-6, atol=1e-9)
+
+@check.test("q2")
+def count_another_bert(bert_param_count):
+    from transformers import BertConfig, BertModel
+    config = BertConfig(vocab_size=50, hidden_size=12, num_hidden_layers=3, num_attention_heads=3,
+                        intermediate_size=48, max_position_embeddings=20, type_vocab_size=1)
+    expected = sum(p.numel() for p in BertModel(config).parameters())
+    expect_equal(bert_param_count(config), expected, "bert_param_count(a 3-layer, 12-wide BertConfig, 1 token type)")
+''',
 }
 
 MUTANTS = {
@@ -129,5 +186,13 @@ MUTANTS = {
     "ch02_06": {
         "q1_one_product_only": [("return 2 * n * n * d + 2 * n * n * d", "return 2 * n * n * d")],
         "q2_linear_in_n": [("batch * heads * n * n * bytes_per_element", "batch * heads * n * bytes_per_element")],
+    },
+    "ch02_02": {
+        "q1_ignores_the_entry_variances": [("math.sqrt(d_k * var_q * var_k)", "math.sqrt(d_k)")],
+        "q2_log_of_a_saturated_softmax": [("torch.log_softmax(scores, dim=-1)", "torch.log(torch.softmax(scores, dim=-1))")],
+    },
+    "ch02_05": {
+        "q1_counts_padding": [("/ mask.sum(dim=1)", "/ hidden.shape[1]")],
+        "q2_forgets_the_pooler": [("+ config.num_hidden_layers * layer + pooler", "+ config.num_hidden_layers * layer")],
     },
 }

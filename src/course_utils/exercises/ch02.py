@@ -114,3 +114,79 @@ def score_memory_matches_a_tensor(score_bytes):
     b, h, n = 2, 3, 16
     t = torch.empty(b, h, n, n, dtype=torch.float32)
     expect_equal(score_bytes(b, h, n, 4), t.numel() * t.element_size(), f"score_bytes({b}, {h}, {n}, 4)")
+
+
+# --------------------------------------------------------------------------- 2.2 why sqrt(d_k)
+ch02_02 = exercise_set("ch02_02", "Why divide by sqrt(d_k)", {
+    "q1": "the divisor that gives the scores unit variance",
+    "q2": "the entropy of the softmax weights, safe when the softmax saturates",
+})
+
+
+@ch02_02.test("q1")
+def scale_matches_a_measurement(score_scale):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    d_k, std_q, std_k = 16, 2.0, 1.0
+    q = torch.randn(20_000, d_k, generator=g, dtype=torch.float64) * std_q
+    k = torch.randn(20_000, d_k, generator=g, dtype=torch.float64) * std_k
+    measured = (q * k).sum(-1).var().item()
+    expect_close(score_scale(d_k, std_q ** 2, std_k ** 2) ** 2, measured,
+                 f"score_scale({d_k}, {std_q ** 2}, {std_k ** 2}) squared against the measured Var(q.k)", rtol=0.05)
+
+
+@ch02_02.test("q1")
+def scale_unit_entries(score_scale):
+    expect_close(score_scale(64, 1.0, 1.0), 8.0, "score_scale(64, 1.0, 1.0)")
+
+
+@ch02_02.test("q2")
+def entropy_matches_torch(softmax_entropy):
+    import torch
+
+    g = torch.Generator().manual_seed(1)
+    s = torch.randn(4, 7, generator=g, dtype=torch.float64) * 3
+    expected = torch.distributions.Categorical(logits=s).entropy()
+    expect_close(softmax_entropy(s), expected, "softmax_entropy(scores of shape (4, 7))", rtol=1e-6, atol=1e-9)
+
+
+@ch02_02.test("q2")
+def entropy_uniform_and_saturated(softmax_entropy):
+    import math
+
+    import torch
+
+    s = torch.tensor([[0.0] * 8, [2000.0] + [0.0] * 7], dtype=torch.float64)
+    expect_close(softmax_entropy(s), torch.tensor([math.log(8), 0.0], dtype=torch.float64),
+                 "softmax_entropy([uniform over 8, one score 2000 above the rest]) (nan means log(0) was taken)",
+                 atol=1e-9)
+
+
+# --------------------------------------------------------------------------- 2.5 inside MiniLM
+ch02_05 = exercise_set("ch02_05", "Looking inside MiniLM", {
+    "q1": "mean pooling over the real (unpadded) tokens",
+    "q2": "the number of parameters of a BERT encoder from its config",
+})
+
+
+@ch02_05.test("q1")
+def pooling_ignores_padding(mean_pool):
+    import torch
+
+    g = torch.Generator().manual_seed(2)
+    hidden = torch.randn(2, 5, 4, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    expected = torch.stack([hidden[0].mean(0), hidden[1, :2].mean(0)])
+    expect_close(mean_pool(hidden, mask), expected,
+                 "mean_pool(hidden of shape (2, 5, 4), mask with 5 and 2 real tokens)", rtol=1e-6, atol=1e-9)
+
+
+@ch02_05.test("q2")
+def count_a_tiny_bert(bert_param_count):
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=24, max_position_embeddings=32, type_vocab_size=2)
+    expected = sum(p.numel() for p in BertModel(config).parameters())
+    expect_equal(bert_param_count(config), expected, "bert_param_count(a 2-layer, 16-wide BertConfig) against BertModel")
