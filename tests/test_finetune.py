@@ -422,3 +422,38 @@ def test_stored_three_pass_results_ran_as_recorded():
         for key in ("lr", "batch_size", "rank", "lora_layers", "lora_targets", "pooler_trained_in_full", "dropout"):
             assert st[key] == short[key], (method, key)
         assert row["train_seconds"] > 3 * 240   # far past the 4-minute budget
+
+
+def test_peft_registry_drives_add_peft_rates_and_config():
+    """Every registered method builds through add_peft, has its default rate in DEFAULT_LR and is
+    accepted by train_classifier's config; a duplicate name is refused; a caller's config is not
+    changed by train_classifier's overrides."""
+    from course_utils import peft as P
+
+    assert set(P.METHODS) <= set(ft.DEFAULT_LR) and ft.DEFAULT_LR["full"] == 1e-4
+    assert set(ft.LAYERED) == {n for n, m in P.METHODS.items() if m.layered}
+    for name in P.METHODS:
+        model = P.add_peft(ft.load_classifier()[1], name, rank=2)
+        trainable, total = ft.count_parameters(model)
+        assert 0 < trainable < 0.1 * total, name
+    with pytest.raises(ValueError, match="already registered"):
+        P.register(P.METHODS["lora"])
+    cfg = ft.ClassifierConfig(method="lora")
+    with pytest.raises(ValueError, match="method must be 'full' or one of 'lora'"):
+        ft.train_classifier(["a"], [0], cfg, method="adapters")
+    assert cfg.method == "lora"   # the caller's object is untouched
+    with pytest.raises(TypeError, match="unknown setting 'rnak'"):
+        ft.train_classifier(["a"], [0], cfg, rnak=4)
+
+
+def test_embed_normalize_gives_unit_vectors_in_input_order():
+    from course_utils import text
+
+    tok, enc = ft.load_classifier()
+    texts = ["a much longer sentence so that the batch is sorted by length", "short"]
+    plain = text.embed(enc.base_model, tok, texts)
+    unit = text.embed(enc.base_model, tok, texts, normalize=True)
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(unit, plain / np.linalg.norm(plain, axis=1, keepdims=True), atol=1e-5)
+    with pytest.raises(TypeError, match="wrap it as"):
+        text.embed(enc.base_model, tok, "one string")

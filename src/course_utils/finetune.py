@@ -12,8 +12,8 @@ batches, the loss for :func:`course_utils.train.train`, pooling, evaluation, par
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-import random
 import re
 import warnings
 from dataclasses import dataclass
@@ -24,101 +24,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.peft import ALL_LINEAR, ATTENTION, METHODS, add_peft, lora_parameter_count, shira_mask  # noqa: F401
+from course_utils.text import (DEFAULT_MAX_LENGTH, bucket_batches, cls_pool, embed, encode,  # noqa: F401
+                               length_sorted_batches, mean_pool, padding_share)
+
+# Re-exported above for the notebooks: batching, pooling and embed live in course_utils.text, the
+# PEFT methods in course_utils.peft; this module trains and uses classifiers.
 LABELS = ("negative", "positive")
-DEFAULT_MAX_LENGTH = 64
 
 
 class UntrainedHeadWarning(UserWarning):
     """Predictions come from a classification head that was never trained (they are noise)."""
 
 
-# ---------------------------------------------------------------- batches
-
-def encode(tokenizer, texts: Sequence[str], labels: Sequence[int] | None = None,
-           max_length: int = DEFAULT_MAX_LENGTH) -> dict[str, torch.Tensor]:
-    """Tokenize texts into one padded batch (truncated to ``max_length`` tokens, [CLS] ... [SEP])."""
-    if isinstance(texts, str):
-        raise TypeError("encode expects a list of texts, not one string: wrap it as [text]")
-    batch = tokenizer([str(t) for t in texts], padding=True, truncation=True,
-                      max_length=max_length, return_tensors="pt")
-    out = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-    if labels is not None:
-        if len(labels) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(labels)} labels: they must pair up")
-        out["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
-    return out
-
-
-def bucket_batches(tokenizer, texts: Sequence[str], labels: Sequence[int], batch_size: int = 32,
-                   max_length: int = DEFAULT_MAX_LENGTH, seed: int = 0,
-                   bucket: bool = True) -> list[dict[str, torch.Tensor]]:
-    """Shuffled batches; with ``bucket`` each batch holds texts of similar length (less padding).
-
-    Texts are sorted by length inside random chunks of 50 batches, cut into batches, and the
-    batches are shuffled, so the order stays random but a batch wastes little compute on padding.
-    """
-    if len(texts) != len(labels) or not texts:
-        raise ValueError(f"need as many labels as texts (got {len(texts)} and {len(labels)}), and at least one")
-    rng = random.Random(seed)
-    ids = tokenizer([str(t) for t in texts], truncation=True, max_length=max_length)["input_ids"]
-    order = list(range(len(texts)))
-    rng.shuffle(order)
-    if bucket:
-        chunk = batch_size * 50
-        order = [i for s in range(0, len(order), chunk)
-                 for i in sorted(order[s:s + chunk], key=lambda j: len(ids[j]))]
-    groups = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    rng.shuffle(groups)
-    pad = tokenizer.pad_token_id
-    batches = []
-    for g in groups:
-        width = max(len(ids[i]) for i in g)
-        input_ids = torch.full((len(g), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(g), width), dtype=torch.long)
-        for row, i in enumerate(g):
-            input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-            mask[row, :len(ids[i])] = 1
-        batches.append({"input_ids": input_ids, "attention_mask": mask,
-                        "labels": torch.tensor([int(labels[i]) for i in g])})
-    return batches
-
-
-def length_sorted_batches(tokenizer, texts: Sequence[str], batch_size: int = 64,
-                          max_length: int = DEFAULT_MAX_LENGTH) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
-    """Inference batches of texts of similar token length: ``(positions in texts, padded batch)`` pairs.
-
-    Each batch is padded only to its own longest text, so sorting first wastes little compute on
-    padding (on SST-2's dev set, half the time of batches in file order). Put each batch's outputs
-    back at its positions to keep the texts' order.
-    """
-    if isinstance(texts, str):
-        raise TypeError("expected a list of texts, not one string: wrap it as [text]")
-    texts = [str(t) for t in texts]
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"] if texts else []
-    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-    return [(order[s:s + batch_size], encode(tokenizer, [texts[i] for i in order[s:s + batch_size]],
-                                             max_length=max_length))
-            for s in range(0, len(order), batch_size)]
-
-
-def padding_share(batches: Sequence[dict[str, torch.Tensor]]) -> float:
-    """Fraction of token positions in the batches that are padding (wasted compute)."""
-    total = sum(b["attention_mask"].numel() for b in batches)
-    return 1.0 - sum(int(b["attention_mask"].sum()) for b in batches) / total
-
-
 # ---------------------------------------------------------------- model pieces
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average of the token vectors that are not padding: (batch, seq, dim) -> (batch, dim)."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
-def cls_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """The vector of the first token, [CLS]: (batch, seq, dim) -> (batch, dim)."""
-    return hidden[:, 0]
-
 
 def classification_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy of a sequence classifier on a batch with labels (loss_fn for ``train``)."""
@@ -203,27 +122,6 @@ def classify(model: nn.Module, tokenizer, texts: Sequence[str], **kwargs: Any) -
     return [LABELS[i] for i in predict_proba(model, tokenizer, texts, **kwargs).argmax(1)]
 
 
-@torch.no_grad()
-def embed(encoder: nn.Module, tokenizer, texts: Sequence[str], pooling: str = "mean",
-          batch_size: int = 64, max_length: int = DEFAULT_MAX_LENGTH) -> np.ndarray:
-    """Sentence vectors from a (frozen) encoder with "mean" or "cls" pooling, shape (n, dim)."""
-    pool = {"mean": mean_pool, "cls": cls_pool}.get(pooling)
-    if pool is None:
-        raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
-    encoder.eval()
-    device = next(encoder.parameters()).device
-    out = None
-    for idx, b in length_sorted_batches(tokenizer, texts, batch_size, max_length):
-        b = {k: v.to(device) for k, v in b.items()}
-        vectors = pool(encoder(**b).last_hidden_state, b["attention_mask"]).float().cpu().numpy()
-        if out is None:
-            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        out[idx] = vectors
-    if out is None:   # no texts
-        out = np.zeros((0, int(getattr(getattr(encoder, "config", None), "hidden_size", 0))), dtype=np.float32)
-    return out
-
-
 # ---------------------------------------------------------------- evaluation
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_labels: int = 2) -> np.ndarray:
@@ -255,125 +153,14 @@ def most_confidently_wrong(texts: Sequence[str], labels: Sequence[int], probs: n
 
 # ---------------------------------------------------------------- PEFT
 
-def lora_parameter_count(model: nn.Module, rank: int, target_modules: Sequence[str],
-                         layers: Sequence[int] | None = None, train_pooler: bool = False) -> int:
-    """LoRA's added parameters by hand: r * (d_in + d_out) per adapted nn.Linear (A: r x d_in, B: d_out x r).
-
-    With ``layers`` only the linears inside those Transformer layers count (as ``add_peft(layers=...)``);
-    with ``train_pooler=True`` the pooler is trained in full and takes no LoRA (as in ``add_peft``).
-    A target names a module by its last part (``"dense"``: every dense layer) or by a dotted ending
-    (``"attention.output.dense"``: only the attention's output projection), as peft matches them.
-    """
-    total = 0
-    for name, module in model.named_modules():
-        module = getattr(module, "base_layer", module)   # already wrapped by peft: count the original
-        if not (isinstance(module, nn.Linear) and _targeted(name, target_modules)):
-            continue
-        in_layer = re.search(r"encoder\.layer\.(\d+)\.", name)
-        if in_layer is None:   # outside the Transformer layers: the pooler
-            adapted = layers is None and not train_pooler
-        else:
-            adapted = layers is None or int(in_layer.group(1)) in layers
-        if adapted:
-            total += rank * (module.in_features + module.out_features)
-    if total == 0:
-        raise ValueError(f"no nn.Linear named {list(target_modules)} in the model"
-                         + (f" inside layers {tuple(layers)}" if layers is not None else "") + ": check target_modules")
-    return total
-
-
-def _targeted(name: str, target_modules: Sequence[str]) -> bool:
-    return any(name == t or name.endswith("." + t) for t in target_modules)
-
-
-ALL_LINEAR = ("query", "key", "value", "dense")   # "dense": attention output, FFN in/out, pooler
-ATTENTION = ("query", "key", "value", "attention.output.dense")   # self-attention only, no FFN
-LAYERED = ("lora", "shira")   # adapters placed by rank, target modules and Transformer layers
-
-
-def shira_mask(base_layer: nn.Module, r: int, **_: Any) -> torch.Tensor:
-    """SHiRA's random sparse mask: ``r * (out + in)`` entries of the weight (LoRA's count at rank ``r``).
-
-    Drawn from PyTorch's global generator, so ``torch.manual_seed`` (or the seed of
-    :func:`train_classifier`) makes it reproducible and every matrix gets its own pattern (peft's
-    built-in ``random_mask`` gives every matrix of the same shape the same entries).
-    """
-    out_f, in_f = base_layer.weight.shape
-    if not 0 < r * (out_f + in_f) <= out_f * in_f:
-        raise ValueError(f"SHiRA at rank {r} would train {r * (out_f + in_f):,} entries of a {out_f} x {in_f} "
-                         f"weight, which has {out_f * in_f:,}: use a rank from 1 to {out_f * in_f // (out_f + in_f)}")
-    chosen = torch.randperm(out_f * in_f)[: r * (out_f + in_f)]
-    mask = torch.zeros(out_f * in_f, dtype=base_layer.weight.dtype, device=base_layer.weight.device)
-    mask[chosen.to(mask.device)] = 1
-    return mask.view(out_f, in_f)
-
-
-def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
-             target_modules: Sequence[str] = ALL_LINEAR, alpha: int | None = None,
-             dropout: float = 0.1, train_pooler: bool = False, init: str = "default",
-             layers: Sequence[int] | None = None):
-    """Wrap a classifier with a peft adapter ("lora", "shira" or "ia3"); the head stays trainable.
-
-    LoRA adapts ``target_modules`` (default: every linear layer; a name may be a dotted ending, as
-    in ``ATTENTION``, which leaves the feed-forward blocks out); IA3 uses peft's BERT default.
-    SHiRA (sparse high-rank adapter) trains, in the same matrices, a random ``rank * (out + in)``
-    of each weight's own entries directly: as many numbers as LoRA at that rank, but an update of
-    full rank unless the rank is tiny (:func:`shira_mask` draws the entries).
-    ``train_pooler=True`` trains the pooler (the dense + tanh layer between [CLS] and the
-    classifier, part of the classification head) in full like the classifier, and keeps the adapter to
-    the Transformer layers. ``init="pissa"`` starts LoRA from the principal singular directions
-    of each weight (PiSSA) instead of B = 0. ``layers`` (e.g. ``(2, 3, 4, 5)``) puts LoRA or SHiRA in
-    those Transformer layers only: the layers below the lowest of them hold nothing to train, so the
-    backward pass never enters them.
-    """
-    from peft import IA3Config, LoraConfig, ShiraConfig, TaskType, get_peft_model
-
-    if layers is not None and method not in LAYERED:
-        raise ValueError(f"layers applies to method='lora' or 'shira', not {method!r}")
-    extra = {"modules_to_save": ["pooler"]} if train_pooler else {}
-    if method in LAYERED:
-        targets: Sequence[str] | str = list(target_modules)
-        n_layers = model.config.num_hidden_layers
-        if layers is not None and (not layers or any(not 0 <= int(i) < n_layers for i in layers)):
-            raise ValueError(f"layers must list Transformer layers in 0..{n_layers - 1} (or be None for "
-                             f"all of them), not {tuple(layers)}")
-        if train_pooler or layers is not None:   # a regex (peft matches it against full module names)
-            which = r"\d+" if layers is None else "(" + "|".join(str(int(i)) for i in layers) + ")"
-            names = "|".join(re.escape(t) for t in target_modules)
-            targets = r".*encoder\.layer\." + which + r"\.(.*\.)?(" + names + ")$"
-        if init not in ("default", "pissa") or (method == "shira" and init != "default"):
-            raise ValueError(f"init must be 'default' (or 'pissa' for LoRA), not {init!r}")
-        if method == "lora":
-            cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha or 2 * rank,
-                             lora_dropout=dropout, target_modules=targets,
-                             init_lora_weights=True if init == "default" else init, **extra)
-        else:
-            with warnings.catch_warnings():   # peft warns that "custom" is no mask it knows; it gets ours
-                warnings.filterwarnings("ignore", message=".*supply your own masking function.*")
-                cfg = ShiraConfig(task_type=TaskType.SEQ_CLS, r=rank, target_modules=targets, mask_type="custom",
-                                  # the pooler's linear layer, not the pooler: peft 0.21's SHiRA cannot
-                                  # merge a saved module that has no weight of its own
-                                  **({"modules_to_save": ["pooler.dense"]} if train_pooler else {}))
-            cfg.mask_fn = shira_mask
-    elif method == "ia3":
-        cfg = IA3Config(task_type=TaskType.SEQ_CLS, **extra)  # peft's BERT default: key, value, FFN output
-    else:
-        raise ValueError(f"method must be 'lora', 'shira' or 'ia3', not {method!r}")
-    with warnings.catch_warnings():   # peft calls a transformers method deprecated in v5
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        if method == "shira":   # SHiRA adds its update as a sparse tensor; saying so explicitly keeps
-            torch.sparse.check_sparse_tensor_invariants.disable()   # PyTorch from warning at every new shape
-        return get_peft_model(model, cfg)
-
-
 # ---------------------------------------------------------------- one call
 
 @dataclass
 class ClassifierConfig:
     """Settings of :func:`train_classifier` (benchmarks/finetune_sst2.py lists what it changes)."""
 
-    method: str = "full"               # "full" | "lora" | "shira" | "ia3"
-    lr: float | None = None            # None: 1e-4 full, 2e-3 lora, 3e-3 shira and ia3
+    method: str = "full"               # "full" or a course_utils.peft method: "lora" | "shira" | "ia3"
+    lr: float | None = None            # None: DEFAULT_LR[method] (1e-4 full; each PEFT method its own)
     batch_size: int = 32
     max_length: int = DEFAULT_MAX_LENGTH
     epochs: float = 1.0
@@ -392,7 +179,8 @@ class ClassifierConfig:
     seed: int = 0
 
 
-DEFAULT_LR = {"full": 1e-4, "lora": 2e-3, "shira": 3e-3, "ia3": 3e-3}
+DEFAULT_LR = {"full": 1e-4, **{name: m.default_lr for name, m in METHODS.items()}}
+LAYERED = tuple(name for name, m in METHODS.items() if m.layered)   # placed by rank, targets and layers
 
 
 def layer_decay_scale(n_layers: int, decay: float):
@@ -426,10 +214,12 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], config: Classi
     from course_utils.train import TrainConfig, make_optimizer, resolve_amp, train
 
     cfg = config or ClassifierConfig()
-    for k, v in overrides.items():
-        if not hasattr(cfg, k):
-            raise TypeError(f"unknown setting {k!r}; see ClassifierConfig")
-        setattr(cfg, k, v)
+    unknown = [k for k in overrides if not hasattr(cfg, k)]
+    if unknown:
+        raise TypeError(f"unknown setting {unknown[0]!r}; see ClassifierConfig")
+    cfg = dataclasses.replace(cfg, **overrides)   # the caller's config is left as it was
+    if cfg.method != "full" and cfg.method not in METHODS:
+        raise ValueError(f"method must be 'full' or one of {', '.join(repr(m) for m in METHODS)}, not {cfg.method!r}")
     if cfg.loraplus_ratio and cfg.method != "lora":   # bad settings fail before anything is loaded
         raise ValueError(f"loraplus_ratio applies to method='lora', not {cfg.method!r}")
     if cfg.layer_decay is not None and not 0.0 < cfg.layer_decay <= 1.0:

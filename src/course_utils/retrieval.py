@@ -10,7 +10,6 @@ from typing import Sequence
 
 import torch
 
-from course_utils.finetune import length_sorted_batches, mean_pool  # chapter 4's batching and pooling
 
 DEFAULT_PATTERNS = ("book/*.md", "chapters/*/index.md", "chapters/*/[0-9]*.ipynb")
 # Pages that list other pages' words without explaining anything (they would win every query).
@@ -126,20 +125,14 @@ def course_passages(root: str | Path | None = None, patterns: Sequence[str] = DE
 @torch.no_grad()
 def embed(texts: Sequence[str], tokenizer=None, model=None, batch_size: int = 32,
           max_length: int = 256) -> torch.Tensor:
-    """Sentence embeddings (N, D) of unit length: MiniLM, mean pooling, L2 normalisation."""
-    if isinstance(texts, str):
-        raise TypeError("embed expects a list of texts; wrap a single text as [text]")
+    """Unit-length sentence vectors (N, D) for search: ``course_utils.text.embed`` (mean pooling)
+    with ``normalize=True``, as a tensor, with MiniLM loaded when no model is given."""
+    from course_utils import text
+
     if tokenizer is None or model is None:
         from course_utils.models import load_minilm
         tokenizer, model = load_minilm()
-    model.eval()
-    device = next(model.parameters()).device
-    out = torch.empty(len(texts), model.config.hidden_size)
-    for idx, enc in length_sorted_batches(tokenizer, texts, batch_size, max_length):   # similar lengths: less padding
-        enc = {k: v.to(device) for k, v in enc.items()}
-        hidden = model(**enc).last_hidden_state
-        out[idx] = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).float().cpu()
-    return out
+    return torch.from_numpy(text.embed(model, tokenizer, texts, "mean", batch_size, max_length, normalize=True))
 
 
 def search(queries: torch.Tensor, docs: torch.Tensor, k: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
