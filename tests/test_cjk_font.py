@@ -42,13 +42,15 @@ def test_the_default_font_has_no_chinese_glyphs():
     assert missing_glyphs(), "DejaVu Sans drew Chinese characters: this test can no longer tell"
 
 
-def test_heatmap_with_chinese_tick_labels_has_every_glyph():
+def test_heatmap_with_chinese_tick_labels_has_every_glyph(caplog):
     name = viz.use_cjk_font()
     if name is None:
         pytest.skip("no CJK font installed (apt-get install fonts-wqy-zenhei); the helper's fallback is tested below")
     assert plt.rcParams["font.sans-serif"][0] == name
     assert missing_glyphs() == []
     assert missing_glyphs(["<bos>", "他", "告", "訴", "了", "我"]) == []   # traditional characters too (the data mixes both)
+    font_logs = [r.getMessage() for r in caplog.records if r.name == "matplotlib.font_manager" and r.levelname == "WARNING"]
+    assert font_logs == [], font_logs   # e.g. "findfont: Failed to find font weight normal for ..."
 
 
 def test_without_a_cjk_font_the_helper_says_how_to_install_one(monkeypatch, capsys):

@@ -387,11 +387,20 @@ def use_cjk_font(sample: str = "中文字", quiet: bool = False) -> str | None:
     """Make later figures draw Chinese text: put an installed CJK font first in matplotlib's sans-serif
     list (Latin text keeps working through the fallback to the next fonts). Returns the font's name, or
     None, after printing how to install one (unless ``quiet``): the caller then labels by position."""
+    import dataclasses
+
+    from matplotlib import font_manager as fm
+
     name = cjk_font(sample)
     if name is None:
         if not quiet:
             print(CJK_INSTALL_HINT)
         return None
+    entries = [e for e in fm.fontManager.ttflist if e.name == name]
+    if entries and not any(fm.weight_dict.get(e.weight, e.weight) == 400 for e in entries):
+        # a font with one regular face that declares another weight (WenQuanYi Zen Hei says 500): list that
+        # face as the normal weight too, or matplotlib logs "Failed to find font weight normal" for every text
+        fm.fontManager.ttflist.append(dataclasses.replace(entries[0], weight=400))
     current = [f for f in plt.rcParams["font.sans-serif"] if f != name]
     plt.rcParams["font.sans-serif"] = [name, *current]
     if plt.rcParams["font.family"] != ["sans-serif"]:

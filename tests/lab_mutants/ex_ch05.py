@@ -95,3 +95,54 @@ MUTANTS = {
         "q3_mean_over_found_only": [("return total / len(gold)", "return total / max(1, sum(g in r for r, g in zip(ranked, gold)))")],
     },
 }
+
+# --------------------------------------------------------------------------- 5.3 machine translation
+SOLUTIONS["ch05_03"] = '''
+import math
+from collections import Counter
+
+def clipped_matches(hyp, ref, n):
+    grams = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
+    ref_grams = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+    matches = sum(min(count, ref_grams[g]) for g, count in grams.items())
+    return matches, sum(grams.values())
+
+def corpus_bleu_chars(hyps, refs):
+    matches, totals = [0] * 4, [0] * 4
+    for h, r in zip(hyps, refs):
+        for n in range(1, 5):
+            m, t = clipped_matches(list(h), list(r), n)
+            matches[n - 1] += m
+            totals[n - 1] += t
+    if min(matches) == 0:
+        return 0.0
+    log_mean = sum(math.log(m / t) for m, t in zip(matches, totals)) / 4
+    c, r = sum(len(h) for h in hyps), sum(len(x) for x in refs)
+    penalty = 1.0 if c > r else math.exp(1 - r / c)
+    return 100 * penalty * math.exp(log_mean)
+'''
+
+HIDDEN["ch05_03"] = '''
+@check.test("q1")
+def trigrams_and_a_short_hypothesis(clipped_matches):
+    expect_equal(tuple(clipped_matches(list("我们是学生我们"), list("我们是老师我们是"), 2)), (3, 6),
+                 "clipped_matches(我们是学生我们, 我们是老师我们是, 2)")
+    expect_equal(tuple(clipped_matches(list("我们"), list("我们是学生"), 3)), (0, 0), "clipped_matches(我们, 我们是学生, 3)")
+
+@check.test("q2")
+def bleu_on_stored_examples(corpus_bleu_chars):
+    import sacrebleu
+    hyps = ["他告訴我看看了一个男孩子", "一個小孩子", "我有一個問題", "我有很多朋友帮我我"]
+    refs = ["他告訴了我一個有趣的故事", "一块岩石从上面落下", "我有很多朋友帮我", "我有很多朋友帮我"]
+    expected = sacrebleu.corpus_bleu(hyps, [refs], tokenize="zh", smooth_method="none").score
+    expect_close(corpus_bleu_chars(hyps, refs), expected, "corpus_bleu_chars on four pairs (one longer than its reference)",
+                 rtol=1e-6, atol=1e-6)
+'''
+
+MUTANTS["ch05_03"] = {
+    "q1_not_clipped": [("min(count, ref_grams[g])", "count if ref_grams[g] else 0")],
+    "q1_one_gram_short": [("range(len(hyp) - n + 1)", "range(len(hyp) - n)")],
+    "q2_no_brevity_penalty": [("penalty = 1.0 if c > r else math.exp(1 - r / c)", "penalty = 1.0")],
+    "q2_arithmetic_mean": [("return 100 * penalty * math.exp(log_mean)",
+                            "return 100 * penalty * sum(m / t for m, t in zip(matches, totals)) / 4")],
+}

@@ -87,3 +87,46 @@ def mrr_matches_the_package(mean_reciprocal_rank_pages):
     gold = ["a", "a", "d", "a"]
     expect_close(mean_reciprocal_rank_pages(ranked, gold), retrieval.mean_reciprocal_rank(ranked, gold),
                  f"mean_reciprocal_rank_pages({ranked}, {gold}) (a query whose page is never found counts 0)")
+
+
+# --------------------------------------------------------------------------- 5.3 machine translation
+ch05_03 = exercise_set("ch05_03", "Machine translation: BLEU by hand", {
+    "q1": "clipped n-gram matches of one sentence pair",
+    "q2": "corpus BLEU of Chinese characters (four precisions, brevity penalty)",
+})
+
+
+@ch05_03.test("q1")
+def clipped_matches_small(clipped_matches):
+    from course_utils.grading import expect_equal
+
+    expect_equal(tuple(clipped_matches(list("我爱你"), list("我爱你们"), 1)), (3, 3), "clipped_matches(我爱你, 我爱你们, 1)")
+    expect_equal(tuple(clipped_matches(list("我爱你"), list("我爱你们"), 2)), (2, 2), "clipped_matches(我爱你, 我爱你们, 2)")
+
+
+@ch05_03.test("q1")
+def clipped_matches_is_clipped(clipped_matches):
+    from course_utils.grading import expect_equal
+
+    expect_equal(tuple(clipped_matches(list("的的的的"), list("我的书"), 1)), (1, 4),
+                 "clipped_matches(的的的的, 我的书, 1): each reference n-gram matches at most once")
+
+
+@ch05_03.test("q2")
+def bleu_matches_sacrebleu(corpus_bleu_chars):
+    import sacrebleu
+
+    from course_utils.grading import expect_close
+
+    hyps, refs = ["我有很多朋友帮我", "他告诉我一个故事"], ["我有很多朋友帮助我", "他告诉了我一个有趣的故事"]
+    expected = sacrebleu.corpus_bleu(hyps, [refs], tokenize="zh", smooth_method="none").score
+    expect_close(corpus_bleu_chars(hyps, refs), expected, "corpus_bleu_chars on two sentence pairs, against sacreBLEU",
+                 rtol=1e-6, atol=1e-6)
+
+
+@ch05_03.test("q2")
+def bleu_of_a_perfect_and_an_empty_match(corpus_bleu_chars):
+    from course_utils.grading import expect_close
+
+    expect_close(corpus_bleu_chars(["我爱你们"], ["我爱你们"]), 100.0, "corpus_bleu_chars([我爱你们], [我爱你们])")
+    expect_close(corpus_bleu_chars(["我爱"], ["他们在这里"]), 0.0, "corpus_bleu_chars([我爱], [他们在这里]): no match at all")
