@@ -10,6 +10,7 @@ import torch
 
 from course_utils.attention import apply_rope, apply_rope_half
 from course_utils.models import llama as L
+from course_utils.models import smollm2
 
 TINY = dict(vocab_size=97, context=48, n_layer=2, n_head=4, n_kv_head=2, d_model=64, d_ff=96,
             rope_base=10000.0)
@@ -229,7 +230,7 @@ def test_smollm2_unusual_input(smol):
 def test_smollm2_second_load_uses_the_cache(smol, monkeypatch):
     def rebuild(dest):
         raise AssertionError("the cache should have been used")
-    monkeypatch.setattr(L, "_build_smollm2_cache", rebuild)
+    monkeypatch.setattr(smollm2, "_build_smollm2_cache", rebuild)
     model, _ = L.load_smollm2(dtype=torch.bfloat16)
     assert model.tok_emb.weight.dtype == torch.bfloat16
     assert torch.equal(model.norm.weight.float(), smol[0].norm.weight.bfloat16().float())
