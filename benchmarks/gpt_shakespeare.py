@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from course_utils.chardata import shakespeare_chars  # noqa: E402
+from course_utils.decoding import generate  # noqa: E402
 from course_utils.models import GPT, GPTConfig  # noqa: E402
 from course_utils import results  # noqa: E402
 from course_utils.runtime import get_device, get_profile, seed_everything  # noqa: E402
@@ -131,7 +132,24 @@ def shakespeare_run(profile: str, device: torch.device, overrides: dict) -> dict
             "val_loss_during_training": hist.eval_loss["val"],
             "final_val_loss_40x64_blocks": final_val,
             "best_val_loss": min(min(hist.eval_loss["val"]), final_val),
-            "train_loss_tail_mean": sum(hist.train_loss[-50:]) / len(hist.train_loss[-50:])}
+            "train_loss_tail_mean": sum(hist.train_loss[-50:]) / len(hist.train_loss[-50:]),
+            "samples": samples(model, data.tokenizer, device)}
+
+
+SAMPLE_PROMPTS = ["ROMEO:\n", "First Citizen:\n"]
+
+
+def samples(model: GPT, tokenizer, device: torch.device, n_chars: int = 300) -> list[dict]:
+    """Text from the trained model: each fixed prompt greedy, and sampled (T=0.8, top-k 20, seed 0)."""
+    out = []
+    for prompt in SAMPLE_PROMPTS:
+        idx = torch.tensor([tokenizer.encode(prompt)], device=device)
+        for how, kw in (("greedy", dict(greedy=True)), ("temperature 0.8, top-k 20, seed 0",
+                                                        dict(temperature=0.8, top_k=20))):
+            gen = torch.Generator(device=device).manual_seed(0)
+            text = tokenizer.decode(generate(model, idx, n_chars, generator=gen, **kw)[0].tolist())
+            out.append({"prompt": prompt, "decoding": how, "text": text})
+    return out
 
 
 def peak_flops(name: str) -> float | None:

@@ -146,3 +146,49 @@ MUTANTS["ch05_03"] = {
     "q2_arithmetic_mean": [("return 100 * penalty * math.exp(log_mean)",
                             "return 100 * penalty * sum(m / t for m, t in zip(matches, totals)) / 4")],
 }
+
+
+# --------------------------------------------------------------------------- 5.4 (helper B)
+SOLUTIONS.update({
+    "ch05_04": '''
+import torch
+
+def temperature_probs(logits, temperature):
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(), logits.numel()).to(logits.dtype)
+    return torch.softmax(logits / temperature, dim=-1)
+
+def expected_surprise(logits, temperature):
+    sample_probs = temperature_probs(logits, temperature)
+    model_logp = torch.log_softmax(logits, dim=-1)
+    return float(-(sample_probs * model_logp).sum())
+''',
+})
+
+HIDDEN.update({
+    "ch05_04": '''
+@check.test("q1")
+def temperature_half_on_65_characters(temperature_probs):
+    import torch
+    logits = torch.randn(65, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    expect_close(temperature_probs(logits, 0.5), torch.softmax(logits / 0.5, -1), "temperature_probs(65 random logits, 0.5)",
+                 rtol=1e-9, atol=1e-12)
+
+@check.test("q2")
+def surprise_grows_with_temperature(expected_surprise):
+    import torch
+    logits = torch.randn(65, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2
+    logp = torch.log_softmax(logits, -1)
+    for t in (0.5, 1.5):
+        expected = float(-(torch.softmax(logits / t, -1) * logp).sum())
+        expect_close(expected_surprise(logits, t), expected, f"expected_surprise(65 random logits, {t})", rtol=1e-9, atol=1e-12)
+''',
+})
+
+MUTANTS.update({
+    "ch05_04": {
+        "q1_times_temperature": [("logits / temperature", "logits * temperature")],
+        "q2_entropy_of_the_sampler": [("model_logp = torch.log_softmax(logits, dim=-1)",
+                                       "model_logp = torch.log(sample_probs)")],
+    },
+})

@@ -130,3 +130,49 @@ def bleu_of_a_perfect_and_an_empty_match(corpus_bleu_chars):
 
     expect_close(corpus_bleu_chars(["我爱你们"], ["我爱你们"]), 100.0, "corpus_bleu_chars([我爱你们], [我爱你们])")
     expect_close(corpus_bleu_chars(["我爱"], ["他们在这里"]), 0.0, "corpus_bleu_chars([我爱], [他们在这里]): no match at all")
+
+
+# --------------------------------------------------------------------------- 5.4 generation (helper B)
+ch05_04 = exercise_set("ch05_04", "Generation", {
+    "q1": "next-token probabilities at a temperature (0 = greedy)",
+    "q2": "the expected surprise of a sampled token",
+})
+
+
+@ch05_04.test("q1")
+def temperature_one_and_two(temperature_probs):
+    import torch
+
+    from course_utils.grading import expect_close
+
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0], dtype=torch.float64)
+    expect_close(temperature_probs(logits, 1.0), torch.softmax(logits, -1), "temperature_probs([2, 1, 0, -1], 1.0)",
+                 rtol=1e-9, atol=1e-12)
+    expect_close(temperature_probs(logits, 2.0), torch.softmax(logits / 2, -1), "temperature_probs([2, 1, 0, -1], 2.0)",
+                 rtol=1e-9, atol=1e-12)
+
+
+@ch05_04.test("q1")
+def temperature_zero_is_greedy(temperature_probs):
+    import torch
+
+    from course_utils.grading import expect_close
+
+    logits = torch.tensor([0.5, 3.0, 1.0], dtype=torch.float64)
+    expect_close(temperature_probs(logits, 0.0), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64),
+                 "temperature_probs([0.5, 3, 1], 0.0): all the probability on the most likely token", rtol=0, atol=1e-12)
+
+
+@ch05_04.test("q2")
+def surprise_at_temperature_one_is_the_entropy(expected_surprise):
+    import torch
+
+    from course_utils.grading import expect_close
+
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0], dtype=torch.float64)
+    p = torch.softmax(logits, -1)
+    expect_close(expected_surprise(logits, 1.0), float(-(p * p.log()).sum()),
+                 "expected_surprise([2, 1, 0, -1], 1.0): at T = 1 it is the entropy of the model's distribution",
+                 rtol=1e-9, atol=1e-12)
+    expect_close(expected_surprise(logits, 0.0), float(-p[0].log()),
+                 "expected_surprise([2, 1, 0, -1], 0.0): greedy always picks token 0", rtol=1e-9, atol=1e-12)
