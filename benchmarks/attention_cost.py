@@ -13,10 +13,8 @@ fresh process that makes one call (Linux/macOS), so it includes everything the c
 from __future__ import annotations
 
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -26,30 +24,12 @@ import torch.nn.functional as F
 
 from course_utils.attention import scaled_dot_product_attention
 from course_utils import results
+from course_utils.bench import time_call
 from course_utils.runtime import get_device, get_profile, pick, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH, HEADS, D_HEAD = 1, 8, 64
 CPU_THREADS = 1  # one thread: on a shared laptop/CI machine, multi-threaded timings are mostly noise
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(fn: Callable[[], object], device: torch.device, min_time: float = 0.5,
-              max_repeats: int = 50) -> tuple[float, float]:
-    """(best, median) wall time of fn() over repeats (after one warm-up call), until min_time seconds."""
-    fn()
-    _sync(device)
-    times: list[float] = []
-    while len(times) < 3 or (sum(times) < min_time and len(times) < max_repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
 
 
 def _reset_rss_peak() -> None:

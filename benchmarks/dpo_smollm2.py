@@ -21,7 +21,6 @@ import torch
 from course_utils import align, results
 from course_utils.models import load_smollm2
 from course_utils.runtime import get_profile, pick, seed_everything
-from sft_smollm2 import data, lora_targets
 
 
 def pair_logps(model, tok, pairs: list[tuple[str, str, str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,12 +73,12 @@ def main(args: argparse.Namespace) -> dict:
 
     t0 = time.perf_counter()
     model, tok = load_smollm2()
-    train, held = data(n_eval, seed=1)
+    train, held = align.sst2_instructions(n_eval, seed=1)
     train_pairs, held_pairs = align.preference_pairs(train[:steps * batch]), align.preference_pairs(held)
     for p in model.parameters():
         p.requires_grad_(False)
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
-                                             target_modules=lora_targets(model.config.n_layer, args.layers)))
+                                             target_modules=align.lora_targets(model.config.n_layer, args.layers)))
     rc, rr = heldout_logps(model, tok, held_pairs, reference=True)
     before = report(held_pairs, rc, rr, rc, rr, args.beta)            # policy == reference at step 0
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)

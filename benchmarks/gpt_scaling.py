@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from course_utils import results
+from course_utils.chardata import shakespeare_chars
+from course_utils.models import GPT, GPTConfig
+from course_utils.runtime import get_device, get_profile, seed_everything
+from course_utils.train import TrainConfig, evaluate, train
 
-from course_utils.chardata import shakespeare_chars  # noqa: E402
-from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils import results  # noqa: E402
-from course_utils.runtime import get_device, get_profile, seed_everything  # noqa: E402
-from course_utils.train import TrainConfig, evaluate, train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 # (layers, width); heads = width // 16; every size sees the same tokens
 SIZES = {"ci": [(1, 16), (1, 32), (2, 32), (2, 48)],

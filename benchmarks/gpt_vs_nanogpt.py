@@ -12,22 +12,20 @@ import argparse
 import importlib.util
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-NANOGPT = ROOT.parent / "shared" / "reference" / "nanogpt" / "model.py"
+from course_utils import results
+from course_utils.chardata import shakespeare_chars
+from course_utils.models import GPT, GPTConfig
+from course_utils.runtime import get_profile
+from course_utils.train import TrainConfig, autocast_context, make_optimizer
 
-from course_utils.chardata import shakespeare_chars  # noqa: E402
-from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils import results  # noqa: E402
-from course_utils.runtime import get_profile  # noqa: E402
-from course_utils.train import TrainConfig, autocast_context, make_optimizer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+NANOGPT = ROOT.parent / "shared" / "reference" / "nanogpt" / "model.py"
 
 SHAPE = dict(block_size=64, n_layer=4, n_head=4, n_embd=128)   # nanoGPT's CPU quickstart
 BATCH = 12

@@ -27,11 +27,10 @@ import torch
 from course_utils import finetune as ft
 from course_utils.data import load_sst2
 from course_utils.models import load_minilm
-from course_utils import results  # noqa: E402
+from course_utils import results
+from course_utils.bench import processor, save_per_processor, timed
 from course_utils.runtime import get_device, get_profile, pick
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from minilm_precision import merge, processor, timed  # noqa: E402  (the same processor key, per-processor file and timer)
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 64
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     profile = get_profile()
     entry = measure(args.n or pick(ci=640, cpu=20_000, gpu=20_000))
     out = args.out or ROOT / "results" / f"inference_order_{profile}.json"
-    merge(out, entry, profile, benchmark="benchmarks/inference_order.py",
+    save_per_processor(out, entry, profile, benchmark="benchmarks/inference_order.py",
           task="frozen MiniLM embedding SST-2 training phrases, file order vs sorted by length")
     print(json.dumps({k: entry[k] for k in ("processor", "seconds", "file_order_over_sorted", "padding_share",
                                             "max_abs_difference")}))

@@ -25,39 +25,19 @@ import datetime as dt
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 from course_utils import finetune as ft
 from course_utils.data import load_sst2
-from course_utils import results  # noqa: E402
-from course_utils.runtime import (cpu_model, get_device, get_profile, has_native_bf16,
-                                  pick, seed_everything)
+from course_utils import results
+from course_utils.bench import processor, save_per_processor, timed
+from course_utils.runtime import (get_device, get_profile, pick, seed_everything)
 from course_utils.train import TrainConfig, autocast_context, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ("off", "bf16")
-
-
-def processor(device: torch.device) -> dict:
-    """What decides bf16's speed: the processor's name, its widest vector instructions, bf16 support."""
-    if device.type == "cuda":
-        return {"name": torch.cuda.get_device_name(device), "native_bf16": has_native_bf16(device)}
-    return {"name": cpu_model(), "vector_isa": torch.backends.cpu.get_cpu_capability(),
-            "native_bf16": has_native_bf16(device)}
-
-
-def timed(fn, device: torch.device):
-    """(fn(), seconds it took), waiting for a GPU to finish its queued work before and after."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    result = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return result, time.perf_counter() - t0
 
 
 def step_times(model, batches, device, rounds: int) -> dict[str, list[float]]:
@@ -148,19 +128,6 @@ def measure(n_batches: int, rounds: int, matmul_repeats: int = 10) -> dict:
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def merge(out: Path, entry: dict, profile: str, benchmark: str = "benchmarks/minilm_precision.py",
-          task: str = "MiniLM full fine-tuning steps on SST-2, fp32 vs bf16 autocast") -> dict:
-    """Add ``entry`` to the results file, replacing an earlier one from the same kind of processor;
-    the file's stamp is the newest entry's environment."""
-    doc = results.payload(json.loads(out.read_text())) if out.exists() else {}
-    key = json.dumps(entry["processor"], sort_keys=True)
-    kept = [e for e in doc.get("processors", []) if json.dumps(e["processor"], sort_keys=True) != key]
-    doc.update(benchmark=benchmark, task=task, processors=kept + [entry])
-    name = Path(benchmark).stem
-    results.save(name, doc, profile, env=entry["environment"], path=out)
-    return doc
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batches", type=int, default=None, help="batches per round (default per profile)")
@@ -171,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     entry = measure(args.batches or pick(ci=2, cpu=4, gpu=20), args.rounds or pick(ci=1, cpu=2, gpu=3),
                     matmul_repeats=pick(ci=2, cpu=10, gpu=20))
     out = args.out or ROOT / "results" / f"minilm_precision_{profile}.json"
-    merge(out, entry, profile)
+    save_per_processor(out, entry, profile, "benchmarks/minilm_precision.py",
+                       "MiniLM full fine-tuning steps on SST-2, fp32 vs bf16 autocast")
     print(json.dumps({k: entry[k] for k in ("processor", "median_step_seconds", "bf16_time_over_fp32", "faster",
                                             "step_gflops_per_second", "matmul_alone_gflops_per_second")}))
     print(f"saved {out}", file=sys.stderr)

@@ -12,10 +12,10 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from course_utils.models.minilm import export_float16
 
-from course_utils.models.minilm import export_float16  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 LIMIT = 64 * 2**20
 

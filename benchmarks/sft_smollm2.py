@@ -11,22 +11,14 @@ held-out answer loss. Writes results/sft_smollm2_<profile>.json.
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from pathlib import Path
 
 import torch
 
 from course_utils import align, results
-from course_utils.data import load_sst2
 from course_utils.models import load_smollm2
 from course_utils.runtime import get_profile, pick, seed_everything
-
-
-def lora_targets(n_layer: int, top: int) -> str:
-    """peft target_modules regex: the four Linear layers of the model's top ``top`` blocks."""
-    layers = "|".join(str(i) for i in range(n_layer - top, n_layer))
-    return rf"blocks\.({layers})\.(attn\.qkv|attn\.proj|mlp\.gate_up|mlp\.down)"
 
 
 def evaluate(model, tok, examples: list[align.Instruction], batch: int = 16) -> dict:
@@ -45,17 +37,6 @@ def evaluate(model, tok, examples: list[align.Instruction], batch: int = 16) -> 
                          for e, a in zip(examples[:6], answers[:6])]}
 
 
-def data(n_eval: int, seed: int = 0) -> tuple[list[align.Instruction], list[align.Instruction]]:
-    """(training pool, held-out evaluation set): SST-2 train split by prompt hash; held-out sentences of >= 6 words."""
-    texts, labels = load_sst2("train")
-    train, held = align.split_heldout(align.sentiment_examples(texts, labels), fraction=0.1)
-    rng = random.Random(seed)
-    rng.shuffle(train)
-    held = [e for e in held if len(e.prompt.split("\n\n")[-1].split()) >= 6]
-    rng.shuffle(held)
-    return train, held[:n_eval]
-
-
 def main(args: argparse.Namespace) -> dict:
     """Evaluate, train, evaluate; return the payload."""
     profile = args.profile or get_profile()
@@ -69,11 +50,11 @@ def main(args: argparse.Namespace) -> dict:
 
     t0 = time.perf_counter()
     model, tok = load_smollm2()
-    train, held = data(n_eval)
+    train, held = align.sst2_instructions(n_eval)
     for p in model.parameters():
         p.requires_grad_(False)
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
-                                             target_modules=lora_targets(model.config.n_layer, args.layers)))
+                                             target_modules=align.lora_targets(model.config.n_layer, args.layers)))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     t_eval = time.perf_counter()
     before = evaluate(model, tok, held)

@@ -11,22 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from course_utils import results
+from course_utils import translate as T
+from course_utils.data import load_cmn_eng
+from course_utils.models import Seq2SeqConfig, Seq2SeqTransformer
+from course_utils.models.seq2seq import seq2seq_loss
+from course_utils.runtime import get_device, seed_everything
+from course_utils.train import TrainConfig, train
 
-from course_utils import translate as T  # noqa: E402
-from course_utils.data import load_cmn_eng  # noqa: E402
-from course_utils.models import Seq2SeqConfig, Seq2SeqTransformer  # noqa: E402
-from course_utils.models.seq2seq import seq2seq_loss  # noqa: E402
-from course_utils import results  # noqa: E402
-from course_utils.runtime import get_device, seed_everything  # noqa: E402
-from course_utils.train import TrainConfig, train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -165,3 +165,14 @@ def test_instruction_sources_and_preference_pairs():
 def test_follows_format():
     assert align.follows_format("positive") and align.follows_format(" negative\n")
     assert not align.follows_format("Positive.") and not align.follows_format("The review is positive")
+
+
+def test_lora_targets_name_the_top_blocks_linear_layers():
+    import re
+
+    model = Llama(LlamaConfig(vocab_size=32, context=16, n_layer=4, n_head=2, n_kv_head=1, d_model=16, d_ff=32))
+    pattern = re.compile(align.lora_targets(4, 2))
+    hit = sorted(n for n, _ in model.named_modules() if pattern.fullmatch(n))
+    assert hit == [f"blocks.{b}.{m}" for b in (2, 3) for m in ("attn.proj", "attn.qkv", "mlp.down", "mlp.gate_up")]
+    with pytest.raises(ValueError, match="top must be 1..4"):
+        align.lora_targets(4, 5)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from course_utils import retrieval as R
+from course_utils import text
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_CSV = ROOT / "chapters" / "05_applications" / "retrieval_eval.csv"
@@ -20,7 +21,7 @@ def minilm():
 def test_mean_pool_ignores_padding():
     hidden = torch.arange(24, dtype=torch.float).reshape(2, 3, 4)
     mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
-    out = R.mean_pool(hidden, mask)
+    out = text.mean_pool(hidden, mask)
     torch.testing.assert_close(out[0], hidden[0, :2].mean(0))
     torch.testing.assert_close(out[1], hidden[1].mean(0))
 

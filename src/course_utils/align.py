@@ -208,3 +208,29 @@ _ONE_WORD = re.compile(r"^(positive|negative)$")
 def follows_format(answer: str) -> bool:
     """Whether a sentiment answer is exactly one of the label words (lower case, nothing else)."""
     return bool(_ONE_WORD.match(answer.strip()))
+
+
+def sst2_instructions(n_eval: int, seed: int = 0) -> tuple[list[Instruction], list[Instruction]]:
+    """(training pool, held-out evaluation set) of SST-2 sentiment instructions: the train split
+    divided by prompt hash (:func:`split_heldout`), both shuffled with ``seed``; held-out sentences
+    have at least 6 words, and ``n_eval`` of them are kept."""
+    import random
+
+    from course_utils.data import load_sst2
+
+    texts, labels = load_sst2("train")
+    train, held = split_heldout(sentiment_examples(texts, labels), fraction=0.1)
+    rng = random.Random(seed)
+    rng.shuffle(train)
+    held = [e for e in held if len(e.prompt.split("\n\n")[-1].split()) >= 6]
+    rng.shuffle(held)
+    return train, held[:n_eval]
+
+
+def lora_targets(n_layer: int, top: int) -> str:
+    """peft ``target_modules`` regex for the course's Llama: the four linear layers (qkv, proj,
+    gate_up, down) of the model's top ``top`` blocks."""
+    if not 0 < top <= n_layer:
+        raise ValueError(f"top must be 1..{n_layer} blocks, not {top}")
+    layers = "|".join(str(i) for i in range(n_layer - top, n_layer))
+    return rf"blocks\.({layers})\.(attn\.qkv|attn\.proj|mlp\.gate_up|mlp\.down)"
