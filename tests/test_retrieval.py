@@ -130,3 +130,17 @@ def test_eval_set_is_valid():
                 assert (ROOT / alt).is_dir(), alt
             else:
                 assert (ROOT / f"{alt}.md").is_file() or (ROOT / f"{alt}.ipynb").is_file(), alt
+
+
+def test_search_index_leaves_out_exercises_and_quizzes(tmp_path):
+    import json
+
+    cells = [{"cell_type": "markdown", "source": ["# Title\n\nThe lesson says attention is a weighted average."]},
+             {"cell_type": "code", "source": ["x = 1"]},
+             {"cell_type": "markdown", "source": ["## Exercises\n\nWrite softmax."]},
+             {"cell_type": "markdown", "source": ["More practice text."]},
+             {"cell_type": "markdown", "source": ["## Self-check quiz\n\nClick an answer."]}]
+    nb = tmp_path / "n.ipynb"
+    nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    text = R.notebook_markdown(nb)
+    assert "weighted average" in text and "softmax" not in text and "practice" not in text and "Click" not in text

@@ -46,11 +46,21 @@ def clean_markdown(text: str) -> str:
     return text.replace("**", "").replace("`", "")
 
 
+PRACTICE_SECTIONS = ("## Exercises", "## Self-check quiz")   # a lesson's practice, not its content
+
+
 def notebook_markdown(path: str | Path) -> str:
-    """The markdown cells of a notebook, joined by blank lines (code cells are skipped)."""
+    """The lesson's markdown cells, joined by blank lines: code cells are skipped, and so is
+    everything from the notebook's exercises or quiz on (questions are not answers to search)."""
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    return "\n\n".join("".join(c.get("source", "")) for c in nb.get("cells", [])
-                       if c.get("cell_type") == "markdown")
+    out = []
+    for c in nb.get("cells", []):
+        text = "".join(c.get("source", ""))
+        if c.get("cell_type") == "markdown" and text.lstrip().startswith(PRACTICE_SECTIONS):
+            break
+        if c.get("cell_type") == "markdown":
+            out.append(text)
+    return "\n\n".join(out)
 
 
 def chunk_markdown(text: str, page: str, max_words: int = 120) -> list[Passage]:
