@@ -83,3 +83,132 @@ def _mha_gap(ns: dict) -> float:
 def test_lesson_multi_head_attention_equals_the_package_module():
     assert _mha_gap(lesson(MHA_NB, "multi-head-from-scratch")) < 1e-6
     assert _mha_gap(lesson(MHA_NB, "multi-head-from-scratch", edit=("math.sqrt(self.d_head)", "self.d_head"))) > 1e-3
+
+
+# 1.3: the toy seq2seq (one context vector) and its version with additive attention ------------
+
+S2S_NB = "chapters/01_history/03_seq2seq_and_beam_search.ipynb"
+
+
+def _seq2seq_gaps(ns: dict, attention: bool = False) -> dict:
+    """Largest differences between the lesson's and course_utils.toyseq2seq's batches, logits,
+    losses over three training steps, greedy digits (and attention weights) for the same weights."""
+    from course_utils import toyseq2seq as pkg
+
+    name = "AttnSeq2Seq" if attention else "Seq2Seq"
+    torch.manual_seed(0)
+    package = getattr(pkg, name)(16)
+    ours = ns[name](16)
+    ours.load_state_dict(package.state_dict())
+    gaps = {}
+    batch = ns["reverse_batch"](3, batch=8)
+    gaps["batch"] = max(float((a != b).sum()) for a, b in zip(batch, pkg.reverse_batch(3, batch=8)))
+    src, tgt_in, _ = batch
+    with torch.no_grad():
+        gaps["logits"] = (ours(src, tgt_in) - package(src, tgt_in)).abs().max().item()
+    cfg = TrainConfig(max_steps=3, lr=1e-2, warmup_steps=0, weight_decay=0.0, progress=False)
+    mine = train(ours, ns["reverse_batch"], cfg, loss_fn=ns["seq2seq_loss"]).train_loss
+    theirs = train(package, pkg.reverse_batch, cfg, loss_fn=pkg.seq2seq_loss).train_loss
+    gaps["losses"] = max(abs(a - b) for a, b in zip(mine, theirs))
+    src = pkg.reverse_batch(9, batch=16, lengths=(6, 6))[0]
+    if attention:
+        (d1, w1), (d2, w2) = ns["greedy_decode_attention"](ours, src), pkg.greedy_decode_attention(package, src)
+        gaps["weights"] = (w1 - w2).abs().max().item()
+    else:
+        d1, d2 = ns["greedy_decode"](ours, src), pkg.greedy_decode(package, src)
+    gaps["digits"] = float((d1 != d2).sum())
+    return gaps
+
+
+def test_lesson_seq2seq_equals_the_package_seq2seq():
+    gaps = _seq2seq_gaps(lesson(S2S_NB, "lesson-seq2seq", "lesson-greedy"))
+    assert gaps["batch"] == 0 and gaps["digits"] == 0
+    assert gaps["logits"] < 1e-6 and gaps["losses"] < 1e-5
+
+
+def test_lesson_attention_seq2seq_equals_the_package_version():
+    ns = lesson(S2S_NB, "lesson-seq2seq", "lesson-additive-attention", "lesson-attn-seq2seq")
+    gaps = _seq2seq_gaps(ns, attention=True)
+    assert gaps["batch"] == 0 and gaps["digits"] == 0
+    assert gaps["logits"] < 1e-6 and gaps["losses"] < 1e-5 and gaps["weights"] < 1e-6
+
+
+@pytest.mark.parametrize("edit, caught", [(("tgt = src.flip(1)", "tgt = src"), "batch"),
+                                          (("self.out(out)", "self.out(out).tanh()"), "logits"),
+                                          (("tok = model.out(o).argmax(-1)", "tok = model.out(o).argmin(-1)"), "digits")])
+def test_a_changed_lesson_seq2seq_is_caught(edit, caught):
+    assert _seq2seq_gaps(lesson(S2S_NB, "lesson-seq2seq", "lesson-greedy", edit=edit))[caught] > 1e-3
+
+
+@pytest.mark.parametrize("edit, caught", [(("scores.softmax(dim=-1)", "scores.softmax(dim=0)"), "weights"),
+                                          (("self.W_s(s)[:, None, :] + self.W_h(H)", "self.W_h(H)"), "weights"),
+                                          (("torch.cat([s, context], dim=-1)", "torch.cat([s, 0 * context], dim=-1)"),
+                                           "logits")])
+def test_a_changed_lesson_attention_is_caught(edit, caught):
+    ns = lesson(S2S_NB, "lesson-seq2seq", "lesson-additive-attention", "lesson-attn-seq2seq", edit=edit)
+    assert _seq2seq_gaps(ns, attention=True)[caught] > 1e-4
+
+
+# 3.6: the scaling runs and the power-law fit ----------------------------------------------------
+
+SCALING_NB = "chapters/03_pretraining/06_scaling.ipynb"
+TINY = dict(steps=3, batch=4, block=16)
+
+
+def _benchmark(name: str):
+    """A script of benchmarks/ imported as a module (its functions, not its main)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
+def _run_gap(ns: dict) -> float:
+    """The lesson's run of one tiny size vs benchmarks/gpt_scaling.py's (which made the stored cpu
+    numbers the lesson plots): the same parameter count, tokens, compute and validation loss."""
+    bench = _benchmark("gpt_scaling")
+    mine = ns["run_size"](1, 16, **TINY)
+    theirs = bench.run_size(ns["data"], 1, 16, **TINY, device=torch.device("cpu"))
+    keys = ("params_non_embedding", "tokens", "compute_flops_6ND", "val_loss")
+    return max(abs(mine[k] - theirs[k]) for k in keys)
+
+
+def test_lesson_scaling_run_equals_the_benchmark_run():
+    assert _run_gap(lesson(SCALING_NB, "lesson-scaling-run")) < 1e-6
+
+
+@pytest.mark.parametrize("edit", [("seed_everything(0)", "seed_everything(1)"),
+                                  ("lr=3e-3", "lr=3e-4"),
+                                  ("non_embedding=True", "non_embedding=False")])
+def test_a_changed_scaling_run_is_caught(edit):
+    assert _run_gap(lesson(SCALING_NB, "lesson-scaling-run", edit=edit)) > 1e-4
+
+
+def _fit_gap(ns: dict) -> float:
+    """The lesson's fit vs the benchmark's and vs the closed-form least-squares line, on an exact
+    power law (alpha 0.3) and on noisy points."""
+    import numpy as np
+
+    bench = _benchmark("gpt_scaling")
+    n = np.array([1e3, 1e4, 3e4, 1e5, 1e6])
+    gaps = [abs(ns["fit_power_law"](n, 5 * n ** -0.3)[0] - 0.3)]
+    loss = 5 * n ** -0.3 * np.array([1.02, 0.97, 1.01, 0.99, 1.03])
+    x, y = np.log10(n), np.log10(loss)
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()
+    for a, b in (bench.fit_power_law(n, loss), (-slope, y.mean() - slope * x.mean())):
+        gaps += [abs(u - v) for u, v in zip(ns["fit_power_law"](n, loss), (a, b))]
+    return max(gaps)
+
+
+def test_lesson_power_law_fit_equals_the_benchmark_and_least_squares():
+    assert _fit_gap(lesson(SCALING_NB, "lesson-power-law-fit")) < 1e-9
+
+
+@pytest.mark.parametrize("edit", [("float(-slope)", "float(slope)"), ("np.log10(loss)", "np.log(loss)")])
+def test_a_changed_power_law_fit_is_caught(edit):
+    assert _fit_gap(lesson(SCALING_NB, "lesson-power-law-fit", edit=edit)) > 1e-3

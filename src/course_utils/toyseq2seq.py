@@ -1,5 +1,7 @@
 """A tiny GRU encoder-decoder for chapter 1's digit-reversal task: the fixed-size context vector
-bottleneck that motivated attention. Notebook 03 writes the same code out as the lesson."""
+bottleneck that motivated attention, and the same model with additive (Bahdanau) attention
+(Bahdanau, Cho and Bengio 2014, arXiv:1409.0473) that removes it. Notebook 1.3 writes the same
+code out as the lesson."""
 from __future__ import annotations
 
 import torch
@@ -31,6 +33,60 @@ class Seq2Seq(nn.Module):
         return self.out(out)
 
 
+class AdditiveAttention(nn.Module):
+    """Bahdanau et al.'s score e_j = v^T tanh(W_s s + W_h h_j), softmax over source positions j,
+    and the context vector c = sum_j a_j h_j."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.W_s = nn.Linear(hidden, hidden, bias=False)         # projects the decoder state s
+        self.W_h = nn.Linear(hidden, hidden)                     # projects each encoder state h_j
+        self.v = nn.Linear(hidden, 1, bias=False)                # one score per source position
+
+    def forward(self, s: torch.Tensor, H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """s: (batch, hidden), H: (batch, source length, hidden) -> (context (batch, hidden),
+        weights (batch, source length))."""
+        scores = self.v(torch.tanh(self.W_s(s)[:, None, :] + self.W_h(H))).squeeze(-1)
+        weights = scores.softmax(dim=-1)
+        context = (weights[:, :, None] * H).sum(dim=1)
+        return context, weights
+
+
+class AttnSeq2Seq(nn.Module):
+    """GRU encoder that keeps ALL its hidden states; a GRU decoder that attends over them at every
+    step (its input: the previous digit and the context vector; its output layer sees both)."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.src_emb = nn.Embedding(DIGITS, hidden)
+        self.tgt_emb = nn.Embedding(DIGITS + 1, hidden)          # + the start symbol
+        self.encoder = nn.GRU(hidden, hidden, batch_first=True)
+        self.attention = AdditiveAttention(hidden)
+        self.decoder = nn.GRUCell(2 * hidden, hidden)
+        self.out = nn.Linear(2 * hidden, DIGITS)
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(every encoder state (batch, length, hidden), the last one (batch, hidden))."""
+        H, last = self.encoder(self.src_emb(src))
+        return H, last[0]
+
+    def step(self, tok: torch.Tensor, s: torch.Tensor, H: torch.Tensor):
+        """One decoder step from the previous digit ``tok`` (batch,) and state ``s``:
+        (logits (batch, 10), new state, attention weights (batch, source length))."""
+        context, weights = self.attention(s, H)
+        s = self.decoder(torch.cat([self.tgt_emb(tok), context], dim=-1), s)
+        return self.out(torch.cat([s, context], dim=-1)), s, weights
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, target length, 10) under teacher forcing."""
+        H, s = self.encode(src)
+        logits = []
+        for t in range(tgt_in.size(1)):
+            step_logits, s, _ = self.step(tgt_in[:, t], s, H)
+            logits.append(step_logits)
+        return torch.stack(logits, dim=1)
+
+
 def reverse_batch(step: int, batch: int = 64, lengths: tuple[int, int] = (2, 16), seed: int = 0):
     """(src, decoder input, target): random digits of one random length; target = reversal."""
     if not 1 <= lengths[0] <= lengths[1]:
@@ -51,8 +107,10 @@ def seq2seq_loss(model: nn.Module, batch) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy_decode(model: Seq2Seq, src: torch.Tensor) -> torch.Tensor:
+def greedy_decode(model: Seq2Seq | AttnSeq2Seq, src: torch.Tensor) -> torch.Tensor:
     """Decode as many digits as the source has, feeding back the arg-max digit."""
+    if isinstance(model, AttnSeq2Seq):
+        return greedy_decode_attention(model, src)[0]
     was_training = model.training
     model.eval()
     state = model.encode(src)
@@ -66,7 +124,27 @@ def greedy_decode(model: Seq2Seq, src: torch.Tensor) -> torch.Tensor:
     return torch.cat(out, dim=1)
 
 
-def accuracy_by_length(model: Seq2Seq, lengths: list[int], n: int = 500, seed: int = 12345,
+@torch.no_grad()
+def greedy_decode_attention(model: AttnSeq2Seq, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy decoding with attention: (digits (batch, length), attention weights
+    (batch, target step, source position))."""
+    if not isinstance(model, AttnSeq2Seq):
+        raise TypeError(f"greedy_decode_attention needs an AttnSeq2Seq, got {type(model).__name__}")
+    was_training = model.training
+    model.eval()
+    H, s = model.encode(src)
+    tok = torch.full((src.size(0),), BOS, device=src.device)
+    out, weights = [], []
+    for _ in range(src.size(1)):
+        logits, s, w = model.step(tok, s, H)
+        tok = logits.argmax(-1)
+        out.append(tok)
+        weights.append(w)
+    model.train(was_training)
+    return torch.stack(out, dim=1), torch.stack(weights, dim=1)
+
+
+def accuracy_by_length(model: Seq2Seq | AttnSeq2Seq, lengths: list[int], n: int = 500, seed: int = 12345,
                        device: torch.device | str = "cpu") -> tuple[list[float], list[float]]:
     """(share of digits right, share of whole sequences right) per source length."""
     tok_acc, seq_acc = [], []
