@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from course_utils import align, results
+from course_utils import align, bench, results
 from course_utils.models import load_smollm2
 from course_utils.runtime import get_profile, pick, seed_everything
 
@@ -120,7 +120,7 @@ def main(args: argparse.Namespace) -> dict:
             "train_seconds": round(train_s, 1),
             "total_seconds": round(time.perf_counter() - t0, 1), "history": history,
             "before": before, "after": after, "confident_wrong": confident_wrong,
-            "note": "measured on a machine shared with other jobs (2 cores, load average above 2): times are upper bounds"}
+            "note": bench.load_note()}
 
 
 if __name__ == "__main__":

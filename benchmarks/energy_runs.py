@@ -19,7 +19,6 @@ import torch
 from course_utils import energy as E
 from course_utils.chardata import shakespeare_chars
 from course_utils.data import load_sst2
-from course_utils.models import load_minilm
 from course_utils.models.gpt import GPT, GPTConfig
 from course_utils import results
 from course_utils.runtime import get_device, get_profile, pick, seed_everything
@@ -58,37 +57,30 @@ def gpt_run(data, device, *, n_layer: int, n_embd: int, block: int, batch: int, 
 
 
 def finetune_run(method: str, device, *, steps: int, batch: int, max_length: int = 64) -> dict:
-    """Fine-tune MiniLM on SST-2 for ``steps`` steps (full or LoRA r=8 on query/value) inside measure()."""
-    seed_everything(0)
-    tok, model = load_minilm("classification")
-    if method == "lora":
-        from peft import LoraConfig, TaskType, get_peft_model
+    """Fine-tune MiniLM on SST-2 for ``steps`` steps inside measure(), as chapter 4 does: ``"full"``
+    or a method of the PEFT registry (course_utils.peft, chapter 4's defaults: every linear layer,
+    rank 8), length-bucketed batches, chapter 4's learning rate and loss."""
+    from course_utils import finetune as ft
+    from course_utils.peft import add_peft
 
-        with warnings.catch_warnings():   # a deprecation notice from inside transformers
-            warnings.simplefilter("ignore", FutureWarning)
-            model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16,
-                                                     lora_dropout=0.1, target_modules=["query", "value"]))
+    seed_everything(0)
+    tok, model = ft.load_classifier()
+    if method != "full":
+        model = add_peft(model, method)
     texts, labels = load_sst2("train")
     n = steps * batch
-    enc = tok(texts[:n], padding="max_length", truncation=True, max_length=max_length, return_tensors="pt")
-    y = torch.tensor(labels[:n])
-
-    def get(step: int) -> dict:
-        s = slice(step * batch, (step + 1) * batch)
-        return {"input_ids": enc["input_ids"][s], "attention_mask": enc["attention_mask"][s], "labels": y[s]}
-
-    def loss_fn(model, b):
-        return model(**b).loss
-
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    tcfg = TrainConfig(max_steps=steps, lr=1e-4 if method == "full" else 1e-3, amp="off", progress=False,
+    batches = ft.bucket_batches(tok, texts[:n], labels[:n], batch_size=batch, max_length=max_length, seed=0)
+    trainable, total = ft.count_parameters(model)
+    tcfg = TrainConfig(max_steps=steps, lr=ft.DEFAULT_LR[method], weight_decay=0.01, amp="off", progress=False,
                        eval_every=10 ** 9)
     with E.measure() as m:
-        hist = train(model, get, tcfg, loss_fn=loss_fn, device=device)
+        hist = train(model, batches, tcfg, loss_fn=ft.classification_loss, device=device)
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     return {"method": method, "steps": steps, "batch_size": batch, "max_length": max_length,
+            "batching": "length-bucketed (finetune.bucket_batches), as chapter 4 trains",
             "trainable_params": trainable, "total_params": total, "final_loss": hist.train_loss[-1],
-            "examples_per_s": n / m.seconds, "joules_per_example": m.joules / n, "energy": m.result.as_dict()}
+            "tokens": tokens, "examples_per_s": n / m.seconds, "joules_per_example": m.joules / n,
+            "energy": m.result.as_dict()}
 
 
 def _median(runs: list[dict], key: str) -> dict:
@@ -141,9 +133,10 @@ def main() -> None:
               "mJ/token")
 
     ft_steps, ft_batch = pick(ci=2, cpu=20, gpu=200), pick(ci=4, cpu=16, gpu=32)
-    ft = [[finetune_run(mth, device, steps=ft_steps, batch=ft_batch) for mth in ("full", "lora")]
+    methods = ("full", "lora")   # any name of course_utils.peft.METHODS can be added
+    ft = [[finetune_run(mth, device, steps=ft_steps, batch=ft_batch) for mth in methods]
           for _ in range(pick(ci=1, cpu=2, gpu=2))]
-    out["finetuning"] = [_median([rep[i] for rep in ft], "joules_per_example") for i in range(2)]
+    out["finetuning"] = [_median([rep[i] for rep in ft], "joules_per_example") for i in range(len(methods))]
     for r in out["finetuning"]:
         print(f"fine-tuning {r['method']}: {r['energy']['joules']:.1f} J, {r['trainable_params']:,} trainable, "
               f"{r['examples_per_s']:.1f} ex/s")

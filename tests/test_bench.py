@@ -76,3 +76,13 @@ def test_benchmarks_import_the_package_not_paths_or_each_other(script):
         if isinstance(node, ast.Import):
             for a in node.names:
                 assert a.name.split(".")[0] not in siblings, f"{script.name} imports benchmark {a.name}"
+
+
+def test_load_note_says_whether_the_machine_was_shared(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 8.0, 7.0))
+    assert "shared machine (load average 8.0" in bench.load_note() and "upper bounds" in bench.load_note()
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.4, 0.3))
+    assert bench.load_note().startswith("measured on a quiet machine (load average 0.4")

@@ -128,3 +128,19 @@ def save_per_processor(out: Path, entry: dict, profile: str, benchmark: str, tas
     doc.update(benchmark=benchmark, task=task, processors=kept + [entry])
     results.save(Path(benchmark).stem, doc, profile, env=entry["environment"], path=out)
     return doc
+
+
+def load_note() -> str:
+    """A sentence on how busy the machine is now, for a result's ``note``: a load average above
+    the number of logical CPUs means other work competed with the measurement."""
+    import os
+
+    try:
+        one, five, _ = os.getloadavg()
+    except (AttributeError, OSError):
+        return "machine load unknown"
+    cpus = os.cpu_count() or 1
+    if five > cpus:
+        return (f"measured on a shared machine (load average {five:.1f} over 5 minutes on {cpus} logical CPUs): "
+                "times are upper bounds")
+    return f"measured on a quiet machine (load average {five:.1f} over 5 minutes on {cpus} logical CPUs)"

@@ -117,13 +117,19 @@ def validate(record: object) -> list[str]:
 
 
 def environment() -> dict[str, Any]:
-    """What a measurement ran on: the runtime record plus the processor and thread count."""
+    """What a measurement ran on: the runtime record plus the processor, thread and CPU counts, and
+    the machine's load average when the result is saved (timings measured under load are upper bounds)."""
     import torch
 
     from course_utils import runtime
 
-    return {**runtime.environment_record(), "processor": runtime.cpu_model(),
-            "torch_threads": torch.get_num_threads()}
+    env = {**runtime.environment_record(), "processor": runtime.cpu_model(),
+           "torch_threads": torch.get_num_threads(), "logical_cpus": os.cpu_count()}
+    try:   # how busy the machine was (1, 5 and 15 minute averages): a shared machine slows timings down
+        env["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):   # not on every platform
+        pass
+    return env
 
 
 def commit() -> str:
