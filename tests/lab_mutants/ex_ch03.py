@@ -295,3 +295,65 @@ MUTANTS.update({
         "q3_keys_only": [("return 2 * n_layer", "return n_layer")],
     },
 })
+
+
+# --------------------------------------------------------------------------- 3.6 scaling (helper F)
+SOLUTIONS.update({
+    "ch03_06": '''
+import math
+
+def chinchilla_loss(n, d, E, A, B, alpha, beta):
+    return E + A / n ** alpha + B / d ** beta
+
+def fit_power_law_by_hand(n, loss):
+    x = [math.log10(v) for v in n]
+    y = [math.log10(v) for v in loss]
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, y)) / sum((a - mx) ** 2 for a in x)
+    return -slope, my - slope * mx
+
+def params_for_loss(target, alpha, intercept):
+    return 10 ** ((intercept - math.log10(target)) / alpha)
+''',
+})
+
+HIDDEN.update({
+    "ch03_06": '''
+@check.test("q1")
+def chinchilla_loss_grid(chinchilla_loss):
+    for n, d, E, A, B, a, b in ((1e6, 1e6, 0.0, 1.0, 2.0, 0.5, 0.5), (3e7, 1e9, 1.2, 50.0, 80.0, 0.3, 0.4)):
+        expect_close(chinchilla_loss(n, d, E, A, B, a, b), E + A / n ** a + B / d ** b,
+                     f"chinchilla_loss({n:.0e}, {d:.0e}, E={E}, A={A}, B={B}, alpha={a}, beta={b})")
+
+@check.test("q2")
+def fit_on_the_stored_shape(fit_power_law_by_hand):
+    import numpy as np
+    n = np.geomspace(1e3, 1e7, 7)
+    loss = 3.1 * n ** -0.07 + np.array([0.01, -0.02, 0.0, 0.015, -0.01, 0.005, 0.0])
+    slope, intercept = np.polyfit(np.log10(n), np.log10(loss), 1)
+    expect_close(fit_power_law_by_hand(list(n), list(loss)), (-slope, intercept),
+                 "fit_power_law_by_hand on seven points from 1e3 to 1e7 parameters")
+
+@check.test("q2")
+def fit_of_two_points_is_the_line_through_them(fit_power_law_by_hand):
+    alpha, intercept = fit_power_law_by_hand([10.0, 1000.0], [2.0, 0.5])
+    expect_close((alpha, intercept), (math.log10(4) / 2, math.log10(2) + math.log10(4) / 2),
+                 "fit_power_law_by_hand([10, 1000], [2, 0.5]): the line through two points")
+
+@check.test("q3")
+def params_for_loss_round_trip(params_for_loss):
+    for alpha, intercept, target in ((0.076, 0.9, 3.0), (0.34, 1.5, 2.5)):
+        n = params_for_loss(target, alpha, intercept)
+        expect_close(10 ** (intercept - alpha * math.log10(n)), target,
+                     f"the loss predicted at params_for_loss({target}, {alpha}, {intercept})", rtol=1e-6)
+''',
+})
+
+MUTANTS.update({
+    "ch03_06": {
+        "q1_beta_for_both_terms": [("A / n ** alpha", "A / n ** beta")],
+        "q2_slope_not_minus_slope": [("return -slope, my - slope * mx", "return slope, my - slope * mx")],
+        "q2_natural_log_loss": [("y = [math.log10(v) for v in loss]", "y = [math.log(v) for v in loss]")],
+        "q3_forgets_to_divide_by_alpha": [("(intercept - math.log10(target)) / alpha", "(intercept - math.log10(target))")],
+    },
+})

@@ -296,3 +296,69 @@ def cache_of_a_small_gpt(kv_cache_bytes):
     expect_equal(kv_cache_bytes(n_layer=2, n_head=2, head_size=4, n_tokens=5, batch=3, bytes_per_number=4), measured,
                  "kv_cache_bytes(n_layer=2, n_head=2, head_size=4, n_tokens=5, batch=3, bytes_per_number=4), "
                  "against the cache a GPT of that shape returns")
+
+
+# --------------------------------------------------------------------------- 3.6 scaling (helper F)
+ch03_06 = exercise_set("ch03_06", "Scaling", {
+    "q1": "Hoffmann et al.'s loss L(N, D) = E + A / N^alpha + B / D^beta",
+    "q2": "the power-law fit in log-log space, written out (least squares without polyfit)",
+    "q3": "the model size a fitted line predicts for a target loss",
+})
+
+
+@ch03_06.test("q1")
+def chinchilla_loss_at_published_constants(chinchilla_loss):
+    from course_utils.grading import expect_close
+
+    E, A, B, a, b = 1.69, 406.4, 410.7, 0.34, 0.28       # Hoffmann et al. 2022, as in the lesson
+    for n, d in ((1e8, 2e9), (7e10, 1.4e12)):
+        expect_close(chinchilla_loss(n, d, E, A, B, a, b), E + A * n ** -a + B * d ** -b,
+                     f"chinchilla_loss({n:.0e}, {d:.0e}, E, A, B, alpha, beta) with the lesson's constants")
+
+
+@ch03_06.test("q1")
+def chinchilla_loss_separates_size_and_data(chinchilla_loss):
+    from course_utils.grading import expect_close
+
+    expect_close(chinchilla_loss(100.0, 1e30, 1.0, 10.0, 10.0, 0.5, 0.25), 2.0,
+                 "chinchilla_loss(N=100, D=1e30, E=1, A=10, B=10, alpha=0.5, beta=0.25): the data term vanishes", rtol=1e-6)
+    expect_close(chinchilla_loss(1e30, 16.0, 1.0, 10.0, 10.0, 0.5, 0.25), 6.0,
+                 "chinchilla_loss(N=1e30, D=16, E=1, A=10, B=10, alpha=0.5, beta=0.25): the size term vanishes", rtol=1e-6)
+
+
+@ch03_06.test("q2")
+def fit_recovers_an_exact_power_law(fit_power_law_by_hand):
+    import math
+
+    from course_utils.grading import expect_close
+
+    n = [1e3, 1e4, 3e4, 1e5, 1e6]
+    alpha, intercept = fit_power_law_by_hand(n, [5 * v ** -0.3 for v in n])
+    expect_close((alpha, intercept), (0.3, math.log10(5)), "fit_power_law_by_hand(n, 5 * n ** -0.3): (alpha, intercept)")
+
+
+@ch03_06.test("q2")
+def fit_equals_polyfit_on_noisy_points(fit_power_law_by_hand):
+    import numpy as np
+
+    from course_utils.grading import expect_close
+
+    n = np.array([2e4, 5e4, 1.5e5, 6e5, 2e6])
+    loss = np.array([2.61, 2.43, 2.30, 2.18, 2.11])
+    slope, intercept = np.polyfit(np.log10(n), np.log10(loss), 1)
+    expect_close(fit_power_law_by_hand(list(n), list(loss)), (-slope, intercept),
+                 "fit_power_law_by_hand on five noisy points, against np.polyfit in log10-log10 space")
+
+
+@ch03_06.test("q3")
+def params_for_loss_inverts_the_line(params_for_loss):
+    import math
+
+    from course_utils.grading import expect_close
+
+    alpha, intercept = 0.1, math.log10(4.0)               # L(N) = 4 N^-0.1
+    expect_close(params_for_loss(2.0, alpha, intercept), 2 ** (1 / 0.1),
+                 "params_for_loss(2.0, alpha=0.1, intercept=log10(4)): N with 4 N^-0.1 = 2", rtol=1e-6)
+    n = params_for_loss(1.5, 0.08, 0.6)
+    expect_close(10 ** (0.6 - 0.08 * math.log10(n)), 1.5,
+                 "the loss the line predicts at params_for_loss(1.5, 0.08, 0.6)", rtol=1e-6)
