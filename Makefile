@@ -34,7 +34,7 @@ test-standalone: install   # every notebook copied alone into an empty folder, p
 	$(PY) -m pytest tests/test_standalone.py -n 2 -m standalone -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: install
-	$(PY) -m pytest tests -n 2 -m "not book" $(PYTEST_ARGS)  # unit tests only, no notebooks
+	$(PY) -m pytest tests -n 2 --dist loadfile -m "not book and not slow and not standalone" $(PYTEST_ARGS)  # the edit-test loop: no notebooks, nothing marked slow
 
 normalize: install
 	$(PY) -m course_utils.nbtools normalize chapters exercises

@@ -46,3 +46,41 @@ def pytest_terminal_summary(terminalreporter):
         flag = "  OVER BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
         tr.write_line(f"{seconds:7.1f} s  {path}{flag}")
     tr.write_line(f"{sum(_durations.values()):7.1f} s  total over {len(_durations)} notebooks")
+
+
+# `make test-fast` (the edit-test loop) skips what is marked slow; `make test` runs everything.
+# Slow: whole modules that start processes, browsers or real models, tests that load a pretrained
+# model (through these fixtures), and single tests measured at more than about 2 s on 2 cores.
+SLOW_MODULES = {"test_grader_security.py", "test_ddp.py", "test_colab_setup.py", "test_standalone.py",
+                "test_bookbuild.py", "test_browser_controls.py", "test_book_browser.py", "test_calculator.py",
+                "test_labs.py"}
+SLOW_FIXTURES = {"smol"}   # SmolLM2's real weights (test_llama)
+SLOW_TESTS = {
+    "test_benchmarks.py": {"test_finetune_benchmark_runs_seeds_and_writes_rows", "test_gpt_shakespeare_muon_recipe_runs_and_learns",
+                           "test_precision_benchmark_times_both_and_keeps_one_entry_per_processor",
+                           "test_inference_order_benchmark_times_both_orders_with_the_same_vectors",
+                           "test_gpu_script_brings_back_each_result_even_after_a_timeout", "test_muon_adamw_splits_parameters"},
+    "test_quiz.py": {"test_every_notebook_quiz_answers_right_in_chromium", "test_feedback_in_chromium"},
+    "test_viz.py": {"test_state_switcher_in_chromium"},
+    "test_quant.py": {"test_q4_1_equals_gguf_on_every_tensor_of_smollm2", "test_int8_llama_is_smaller_and_close"},
+    "test_grading.py": {"test_batch_grading_survives_hostile_and_broken_submissions", "test_private_hidden_tests_replace_the_examples"},
+    "test_charlm.py": {"test_model_shapes_and_state", "test_lstm_learns_a_pattern_with_the_course_training_loop"},
+    "test_finetune.py": {"test_trained_model_predicts_without_warning", "test_pissa_init_starts_from_the_same_function_with_nonzero_b",
+                         "test_inference_sorts_by_length_but_answers_in_the_texts_order",
+                         "test_shira_trains_loras_count_of_each_weights_own_entries_at_full_rank",
+                         "test_layer_decay_rates_fall_layer_by_layer", "test_peft_registry_drives_add_peft_rates_and_config",
+                         "test_lora_in_the_top_layers_only_leaves_the_lower_layers_out_of_the_backward_pass",
+                         "test_lora_count_by_hand_matches_peft_and_merge_keeps_predictions"},
+    "test_align.py": {"test_mask_covers_exactly_the_answer_tokens", "test_empty_answer_or_prompt_fails_clearly"},
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
+        if (module in SLOW_MODULES or name in SLOW_TESTS.get(module, ())
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.slow)
