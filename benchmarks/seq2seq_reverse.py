@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from course_utils import results  # noqa: E402
+from course_utils import results
 from course_utils.runtime import get_device, get_profile, pick, seed_everything
 from course_utils.toyseq2seq import Seq2Seq, accuracy_by_length, reverse_batch, seq2seq_loss
 from course_utils.train import TrainConfig, train

@@ -63,8 +63,8 @@ def run(profile: str, new_tokens: int, rounds: int, dtype: str, threads: int | N
     enc = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
                                   return_dict=True, return_tensors="pt")
     ids = enc["input_ids"]
-    ours = lambda: model.generate(ids, new_tokens)                         # noqa: E731
-    theirs = lambda: hf.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens,  # noqa: E731
+    ours = lambda: model.generate(ids, new_tokens)                         # noqa: E731 - timed callables
+    theirs = lambda: hf.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens,  # noqa: E731 - timed callables
                                  do_sample=False)
     a, b = ours(), theirs()                                                # warm-up, and the check
     if not torch.equal(a, b):

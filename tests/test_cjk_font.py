@@ -8,11 +8,11 @@ import warnings
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 - after matplotlib.use
+import numpy as np  # noqa: E402 - after matplotlib.use
+import pytest  # noqa: E402 - after matplotlib.use
 
-from course_utils import viz  # noqa: E402
+from course_utils import viz  # noqa: E402 - after matplotlib.use
 
 ROWS = ["<bos>", "我", "爱", "你", "。"]
 COLS = ["i", "love", "you", ".", "<eos>"]

@@ -1,6 +1,7 @@
 """ruff (configured in pyproject.toml) finds no undefined or unused names and no syntax errors."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -23,3 +24,24 @@ def test_ruff_would_catch_an_undefined_name(tmp_path):
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     done = subprocess.run([ruff, "check", "--isolated", "--select", "F", str(bad)], capture_output=True, text=True)
     assert done.returncode == 1 and "F821" in done.stdout
+
+
+NOQA = re.compile(r"#\s*noqa(?::\s*[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)?(.*)$")
+
+
+def unjustified_noqa(text: str) -> list[int]:
+    """Line numbers of ``# noqa`` comments with no reason after them (``# noqa: F401 - re-exported``)."""
+    out = []
+    for i, line in enumerate(text.splitlines(), 1):
+        m = NOQA.search(line)
+        if m and len(m.group(1).strip(" -:()")) < 3:
+            out.append(i)
+    return out
+
+
+def test_every_noqa_says_why():
+    found = {str(p.relative_to(ROOT)): unjustified_noqa(p.read_text())
+             for folder in ("src", "benchmarks", "tests") for p in (ROOT / folder).rglob("*.py")
+             if "hostile" not in p.parts}
+    assert {k: v for k, v in found.items() if v} == {}, "write the reason after each noqa: `# noqa: E402 - why`"
+    assert unjustified_noqa("import x  # noqa: F401\nimport y  # noqa: F401 - re-exported\n") == [1]

@@ -375,4 +375,4 @@ class measure:  # noqa: N801 (used like a function: `with measure() as m`, `@mea
 
 
 # The carbon calculator for the web page lives in course_utils.calculator; importable from here too.
-from course_utils.calculator import CALCULATOR_CONTROLS, CALCULATOR_JS, calculator_html, footprint_text  # noqa: E402,F401
+from course_utils.calculator import CALCULATOR_CONTROLS, CALCULATOR_JS, calculator_html, footprint_text  # noqa: E402,F401 - re-exported

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.peft import ALL_LINEAR, ATTENTION, METHODS, add_peft, lora_parameter_count, shira_mask  # noqa: F401
-from course_utils.text import (DEFAULT_MAX_LENGTH, bucket_batches, cls_pool, embed, encode,  # noqa: F401
+from course_utils.peft import ALL_LINEAR, ATTENTION, METHODS, add_peft, lora_parameter_count, shira_mask  # noqa: F401 - re-exported
+from course_utils.text import (DEFAULT_MAX_LENGTH, bucket_batches, cls_pool, embed, encode,  # noqa: F401 - re-exported
                                length_sorted_batches, mean_pool, padding_share)
 
 # Re-exported above for the notebooks: batching, pooling and embed live in course_utils.text, the

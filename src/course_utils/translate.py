@@ -70,7 +70,7 @@ def split_pairs(pairs: Sequence[tuple[str, str]], n_val: int, n_test: int,
         raise ValueError(f"n_val + n_test = {n_val + n_test} leaves no training data "
                          f"({len(keys)} distinct source sentences)")
     test_k, val_k, train_k = keys[:n_test], keys[n_test:n_test + n_val], keys[n_test + n_val:]
-    take = lambda ks: [p for k in ks for p in groups[k]]  # noqa: E731
+    take = lambda ks: [p for k in ks for p in groups[k]]  # noqa: E731 - a one-line helper
     return take(train_k), take(val_k), take(test_k)
 
 

@@ -300,4 +300,4 @@ def use_cjk_font(sample: str = "中文字", quiet: bool = False) -> str | None:
 
 
 # Results tables live in course_utils.tables; importable from here too.
-from course_utils.tables import Table, show_table  # noqa: E402,F401
+from course_utils.tables import Table, show_table  # noqa: E402,F401 - re-exported

@@ -286,13 +286,13 @@ _SERVER_SNAPSHOT: list = []
 def _prepare_server() -> None:
     """In the grading server (before any worker forks from it): load what every worker needs and
     take the tamper snapshot once, so that each worker starts in milliseconds."""
-    import importlib._bootstrap_external  # noqa: F401
-    import json.encoder  # noqa: F401
+    import importlib._bootstrap_external  # noqa: F401 - loaded before workers fork
+    import json.encoder  # noqa: F401 - loaded before workers fork
     import pkgutil
-    import traceback  # noqa: F401
+    import traceback  # noqa: F401 - loaded before workers fork
 
-    import numpy  # noqa: F401
-    import torch  # noqa: F401
+    import numpy  # noqa: F401 - loaded before workers fork
+    import torch  # noqa: F401 - loaded before workers fork
 
     import course_utils.labs as labs
 

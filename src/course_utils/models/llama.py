@@ -380,5 +380,5 @@ def to_transformers(model: Llama, attn_implementation: str = "sdpa"):
 
 
 # SmolLM2's loader lives in course_utils.models.smollm2; importable from here too (at the end: it uses Llama)
-from course_utils.models.smollm2 import (INSTALL_SMOLLM2, SMOLLM2_GGUF, SMOLLM2_PACKAGE,  # noqa: E402,F401
+from course_utils.models.smollm2 import (INSTALL_SMOLLM2, SMOLLM2_GGUF, SMOLLM2_PACKAGE,  # noqa: E402,F401 - re-exported, after Llama
                                          load_smollm2, smollm2_cache, smollm2_gguf)
