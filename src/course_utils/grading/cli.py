@@ -9,8 +9,11 @@ from course_utils.grading.report import write_results
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``course-grade LAB_DIR SUBMISSIONS --out grades.csv`` or ``... generate LAB_DIR [--check]``."""
+    """``course-grade LAB_DIR SUBMISSIONS --out grades.csv``, ``... generate LAB_DIR [--check]``, or one
+    of the assignment commands: ``items``, ``assign``, ``solutions``, ``grade`` (see :mod:`.release`)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return _release(args)
     if args and args[0] == "generate":
         p = argparse.ArgumentParser(prog="python -m course_utils.grading generate")
         p.add_argument("labs", nargs="+", type=Path)
@@ -29,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale else 0
     p = argparse.ArgumentParser(prog="course-grade", description="Grade submitted notebooks of one lab.",
                                 epilog="Write a lab's student notebook with: python -m course_utils.grading "
-                                       "generate exercises/<lab>. Guide: book/instructors.md")
+                                       "generate exercises/<lab>. Several labs and exercise sets at once: "
+                                       "course-grade items | assign | grade | solutions (each with --help). "
+                                       "Guide: book/instructors.md")
     p.add_argument("lab_dir", type=Path, help="the lab folder, e.g. exercises/lab1_ngrams")
     p.add_argument("submissions", type=Path, nargs="+", help="a folder of .ipynb files, or the files")
     p.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV grade table (default grades.csv)")
@@ -67,3 +72,62 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r.student}: {pts:g} points{'  ERROR: ' + r.error if r.error else ''}")
     print(f"wrote {a.out} and {fb}/")
     return 0
+
+
+SUBCOMMANDS = ("items", "assign", "solutions", "grade")
+
+
+def _release(args: list[str]) -> int:
+    """``course-grade items | assign | solutions | grade``: several labs and exercise sets at once."""
+    from course_utils.grading import release
+
+    cmd = args[0]
+    p = argparse.ArgumentParser(prog=f"course-grade {cmd}", description={
+        "items": "List every assignable item: the labs and the chapter exercise sets.",
+        "assign": "Write the notebooks to hand out for the chosen items into --out.",
+        "solutions": "Write the worked solution notebooks of the chosen items into --out (release after the deadline).",
+        "grade": "Grade SUBMISSIONS/<student>/<item>.ipynb for the chosen items into one CSV."}[cmd])
+    if cmd != "items":
+        p.add_argument("items", nargs="+", help="labs (lab1_ngrams ...) and exercise sets (ch01_01 ...); "
+                                                "'all' for every one")
+    p.add_argument("--labs-dir", type=Path, default=Path("exercises"), help="folder of the labs (default exercises)")
+    if cmd in ("solutions", "grade"):
+        p.add_argument("--instructor", type=Path, default=None,
+                       help="folder with ex_chNN.py (SOLUTIONS, HIDDEN) and optional <lab>.hidden.py files; "
+                            "default tests/lab_mutants if it exists")
+    if cmd == "grade":
+        p.add_argument("--submissions", type=Path, required=True, help="folder of <student>/<item>.ipynb")
+        p.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV (default grades.csv)")
+        p.add_argument("--timeout", type=float, default=60.0, help="seconds per notebook (default 60)")
+        p.add_argument("--test-timeout", type=float, default=10.0, help="seconds per cell and per test (default 10)")
+    elif cmd in ("assign", "solutions"):
+        p.add_argument("--out", type=Path, required=True, help="folder to write the notebooks into")
+    a = p.parse_args(args[1:])
+    try:
+        if cmd == "items":
+            for it in release.all_items(a.labs_dir):
+                print(f"{it.name:18s} {it.kind:9s} {len(it.questions)} questions  {it.lab.title}")
+            return 0
+        names = [it.name for it in release.all_items(a.labs_dir)] if a.items == ["all"] else a.items
+        items = [release.resolve(n, a.labs_dir) for n in names]
+        instructor = getattr(a, "instructor", None)
+        if instructor is None and Path("tests/lab_mutants").is_dir():
+            instructor = Path("tests/lab_mutants")
+        if cmd == "grade":
+            rows = release.grade_items(items, a.submissions, instructor, a.out, a.timeout, a.test_timeout)
+            for row in rows:
+                print(f"{row['student']}: {row['total']:g} points{'  (' + row['notes'] + ')' if row['notes'] else ''}")
+            print(f"wrote {a.out}")
+            return 0
+        a.out.mkdir(parents=True, exist_ok=True)
+        for it in items:
+            if cmd == "assign":
+                target, text = a.out / f"{it.name}.ipynb", release.student_notebook(it)
+            else:
+                target, text = a.out / f"{it.name}_solution.ipynb", release.solution_notebook(it, instructor)
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}")
+        return 0
+    except (ValueError, OSError) as err:
+        print(f"course-grade {cmd}: {err}", file=sys.stderr)
+        return 2

@@ -70,9 +70,16 @@ class Lab:
 
 
 def load_lab(name: str) -> Lab:
-    """The lab ``name`` with its public tests, from ``course_utils.labs.<name>``."""
+    """The lab ``name`` with its public tests, from ``course_utils.labs.<name>``; ``ex_chNN_MM`` is
+    a chapter exercise set (:mod:`course_utils.exercises`)."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"lab name {name!r} must be a Python identifier like 'lab1_ngrams'")
+    if re.fullmatch(r"ex_ch\d\d_\d\d", name):
+        from course_utils.exercises import SETS
+
+        if name[3:] not in SETS:
+            raise ValueError(f"no exercise set {name[3:]!r}; known: {', '.join(sorted(SETS))}")
+        return SETS[name[3:]].copy()
     try:
         module = importlib.import_module(f"course_utils.labs.{name}")
     except ModuleNotFoundError as err:

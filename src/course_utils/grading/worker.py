@@ -298,6 +298,7 @@ def _prepare_server() -> None:
 
     for m in pkgutil.iter_modules(labs.__path__):
         importlib.import_module(f"course_utils.labs.{m.name}")
+    importlib.import_module("course_utils.exercises")   # the chapter exercise sets, graded like labs
     core._BATCH = True  # check() calls inside a submission do nothing
     core._TRUSTED = _trusted()
     _warning_registries()
