@@ -273,6 +273,35 @@ def check_calculators(page) -> list[str]:
     return out
 
 
+def check_quizzes(page) -> list[str]:
+    """Each self-check quiz (course_utils.quiz) answers in the static page: per quiz, its first
+    multiple-choice question clicked wrong says 'Not quite.', clicked right 'Correct.', and its first
+    numeric question typed right says 'Correct.'."""
+    out = []
+    for quiz in page.query_selector_all(".cq"):
+        uid = quiz.get_attribute("id")
+        choice = quiz.query_selector(".cq-q:has(button.cq-opt)")
+        if choice is not None:
+            fb = choice.query_selector(".cq-fb")
+            choice.query_selector('button.cq-opt[data-ok="0"]').click()
+            wrong = fb.text_content() or ""
+            choice.query_selector('button.cq-opt[data-ok="1"]').click()
+            right = fb.text_content() or ""
+            if not (wrong.startswith("Not quite.") and right.startswith("Correct.")):
+                out.append(f"quiz #{uid}: a choice gave {wrong[:40]!r} (wrong) and {right[:40]!r} (right)")
+        numeric = quiz.query_selector(".cq-q:has(button.cq-check)")
+        if numeric is not None:
+            button = numeric.query_selector("button.cq-check")
+            numeric.query_selector("input").fill(button.get_attribute("data-answer"))
+            button.click()
+            said = numeric.query_selector(".cq-fb").text_content() or ""
+            if not said.startswith("Correct."):
+                out.append(f"quiz #{uid}: the right number gave {said[:60]!r}")
+        if choice is None and numeric is None:
+            out.append(f"quiz #{uid} has no question")
+    return out
+
+
 @pytest.fixture(scope="module")
 def crawl():
     """Open every page once; returns {page: [problems]} plus 'seconds' and the screenshots written."""
@@ -296,6 +325,7 @@ def crawl():
     current: list[str] = [""]
     served: dict[str, int] = {}
     calculators: dict[str, int] = {}
+    quizzes: dict[str, int] = {}
 
     with bs.BookServer() as server, sync_api.sync_playwright() as pw:
         origin = server.url.rstrip("/")
@@ -353,6 +383,8 @@ def crawl():
                                     full_page=True)
                 problems[name] += check_calculators(page)
                 calculators[name] = page.locator(INTERACTIVE).count()
+                problems[name] += check_quizzes(page)
+                quizzes[name] = page.locator(".cq").count()
         finally:
             browser.close()
 
@@ -380,7 +412,7 @@ def crawl():
         "pages": len(PAGES), "seconds": round(seconds, 1), "pages_with_problems": sum(map(bool, problems_out.values())),
         "cdn_requests_served_locally": sum(served.values()), "html": str(HTML)}, indent=1) + "\n")
     return {"problems": problems_out, "seconds": seconds, "served": served, "calculators": calculators,
-            "shots": sorted(SHOTS.glob("*.png"))}
+            "quizzes": quizzes, "shots": sorted(SHOTS.glob("*.png"))}
 
 
 @pytest.mark.parametrize("page", PAGES or ["(book not built)"])
@@ -405,6 +437,36 @@ def test_the_carbon_calculator_is_in_the_static_page(crawl):
 
 
 # --- the helpers themselves (no browser needed) ---------------------------------------------------
+
+def test_every_chapter_lesson_page_has_a_working_quiz(crawl):
+    """Each lesson page of chapters 1-6 shows its self-check quiz, and the quizzes answer (check_quizzes
+    reports a quiz that does not as a page problem)."""
+    lessons = [p for p in crawl["quizzes"] if re.match(r"chapters/0[1-6]_[^/]+/\d\d_.*\.html$", p)]
+    assert lessons, "no chapter lesson page was crawled"
+    assert [p for p in lessons if crawl["quizzes"][p] < 1] == []
+
+
+def test_quiz_check_on_a_snippet():
+    """check_quizzes passes a working quiz and reports one whose handlers do not run."""
+    from course_utils.quiz import Choice, Numeric, Quiz
+
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("chromium not found")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    quiz = Quiz([Choice("Pick b", ["a", "b"], answer=1), Numeric("Two?", 2.0, tol=0.1)])
+    dead = quiz.to_html().replace("onclick=", "data-onclick=")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox"], headless=True)
+        try:
+            page = browser.new_page()
+            page.set_content(f"<html><body>{quiz.to_html()}</body></html>")
+            assert check_quizzes(page) == []
+            page.set_content(f"<html><body>{dead}</body></html>")
+            assert len(check_quizzes(page)) == 2
+        finally:
+            browser.close()
+
 
 def test_cdn_urls_map_to_local_copies():
     m = bs.local_copy

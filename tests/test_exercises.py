@@ -136,3 +136,17 @@ def test_checker_reads_the_callers_globals(capsys):
     assert "passed 1/1" in capsys.readouterr().out
     with pytest.raises(ValueError, match="no exercise set"):
         exercises.checker("ch99_99")
+
+
+def test_every_chapter_lesson_has_checked_exercises_and_a_quiz():
+    """Issue 27's acceptance: every lesson notebook of chapters 1-6 has an exercise set with at least
+    two checked exercises, and ends with a self-check quiz."""
+    lessons = sorted((ROOT / "chapters").glob("0[1-6]_*/[0-9][0-9]_*.ipynb"))
+    assert len(lessons) >= 30
+    missing = []
+    for nb in lessons:
+        key = f"ch{nb.parent.name[:2]}_{nb.name[:2]}"
+        text = nb.read_text()
+        if key not in exercises.SETS or len(exercises.SETS[key].questions) < 2 or "Quiz(" not in text:
+            missing.append(str(nb.relative_to(ROOT)))
+    assert missing == [], f"lessons without checked exercises or a quiz: {missing}"
