@@ -12,4 +12,11 @@ MUTANTS = {
     "sum_instead_of_mean": [
         ("return math.exp(-sum(logprobs) / len(logprobs))", "return math.exp(-sum(logprobs))"),
     ],
+    "overfit_add_k_tries_only_the_first_k": [  # right when ks has one value, as in the public test
+        ("    for k in ks:\n", "    for k in ks[:1]:\n"),
+    ],
+    "overfit_add_k_always_adds_one": [
+        ("math.log((pairs.get((a, b), 0) + k) / (history.get(a, 0) + k * vocab_size))",
+         "math.log((pairs.get((a, b), 0) + 1) / (history.get(a, 0) + vocab_size))"),
+    ],
 }

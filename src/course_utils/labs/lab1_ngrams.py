@@ -10,6 +10,7 @@ lab = Lab("lab1_ngrams", "N-gram probabilities and perplexity", {
     "q2": "Laplace-smoothed bigram probability",
     "q3": "perplexity from log-probabilities",
     "q4": "perplexity of a bigram model on a test text",
+    "q5": "choosing the smoothing constant by validation perplexity",
 })
 
 TEXT = "the cat sat on the mat the cat ran".split()
@@ -49,3 +50,36 @@ def tiny_model(bigram_perplexity):
     p = (2 + 1) / (2 + vocab)  # P(b | a): 'a b' seen twice, 'a' is a history twice
     expect_close(bigram_perplexity(train, test, vocab), 1 / p,
                  f"bigram_perplexity({train}, {test}, {vocab})")
+
+
+def shakespeare_words(n_words: int) -> list[str] | None:
+    """The first `n_words` whitespace-separated words of Tiny Shakespeare, or None where the course
+    data cannot be read (the grader runs notebooks without data files or network)."""
+    from course_utils.data import DataError, data_path
+
+    try:
+        return data_path("tinyshakespeare").read_text(encoding="utf-8").split()[:n_words]
+    except (DataError, OSError):
+        return None
+
+
+def add_k_perplexity(train: list[str], test: list[str], vocab_size: int, k: float) -> float:
+    """Perplexity on `test` of the add-k bigram model of `train` (counts computed once)."""
+    pairs: dict = {}
+    history: dict = {}
+    for a, b in zip(train, train[1:]):
+        pairs[a, b] = pairs.get((a, b), 0) + 1
+        history[a] = history.get(a, 0) + 1
+    nll = -sum(math.log((pairs.get((a, b), 0) + k) / (history.get(a, 0) + k * vocab_size)) for a, b in zip(test, test[1:]))
+    return math.exp(nll / (len(test) - 1))
+
+
+@lab.test("q5")
+def one_candidate_on_a_short_text(choose_add_k):
+    val = "the cat sat on the mat".split()
+    vocab = len(set(TEXT) | set(val))
+    expected = add_k_perplexity(TEXT, val, vocab, 1.0)  # add-1 = Laplace: q4's model
+    k, ppl = choose_add_k(list(TEXT), list(val), vocab, [1.0])
+    expect_equal(k, 1.0, f"the k returned by choose_add_k({TEXT}, {val}, {vocab}, ks=[1.0])")
+    expect_close(ppl, expected, f"the perplexity returned by choose_add_k({TEXT}, {val}, {vocab}, ks=[1.0]) (5 % tolerance)",
+                 rtol=0.05)
