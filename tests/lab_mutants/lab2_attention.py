@@ -12,4 +12,10 @@ MUTANTS = {
     "overfit_always_causal_mask": [  # right with the causal mask only: wrong with mask=None or padding
         ("return attention_weights(q, k, mask) @ v", "return attention_weights(q, k, causal_mask(q.shape[-2])) @ v"),
     ],
+    "overfit_interleaved_head_features": [  # the same as contiguous slices with one head
+        ("for s in (slice(h * d, (h + 1) * d) for h in range(n_heads))", "for s in (slice(h, e, n_heads) for h in range(n_heads))"),
+    ],
+    "self_attention_without_the_mask": [
+        ("    mask = causal_mask(t)\n", "    mask = None\n"),
+    ],
 }

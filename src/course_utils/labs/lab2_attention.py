@@ -10,6 +10,7 @@ lab = Lab("lab2_attention", "Scaled dot-product attention and the causal mask", 
     "q1": "causal mask",
     "q2": "attention weights",
     "q3": "scaled dot-product attention",
+    "q4": "multi-head causal self-attention vs nn.MultiheadAttention",
 })
 
 
@@ -50,3 +51,25 @@ def matches_pytorch(scaled_dot_product_attention):
     expected = F.scaled_dot_product_attention(q[None], k[None], v[None], attn_mask=mask)[0]
     expect_close(scaled_dot_product_attention(q, k, v, mask), expected,
                  "scaled_dot_product_attention(q, k, v, causal mask) vs torch", rtol=1e-4, atol=1e-6)
+
+
+def mha_reference(embed: int, heads: int, x: torch.Tensor, seed: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Weights of a random nn.MultiheadAttention (batch_first) and its causal self-attention output on x."""
+    torch.manual_seed(seed)
+    mha = torch.nn.MultiheadAttention(embed, heads, batch_first=True)
+    with torch.no_grad():
+        mha.in_proj_bias.normal_()  # PyTorch starts the biases at zero: make them count
+        mha.out_proj.bias.normal_()
+        future = ~torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).tril()  # True = may NOT attend
+        out = mha(x, x, x, attn_mask=future, need_weights=False)[0]
+    weights = [t.detach().clone() for t in (mha.in_proj_weight, mha.in_proj_bias, mha.out_proj.weight, mha.out_proj.bias)]
+    return weights, out
+
+
+@lab.test("q4")
+def one_head_matches_pytorch(causal_self_attention):
+    x = torch.randn(1, 4, 6, generator=torch.Generator().manual_seed(3))
+    weights, expected = mha_reference(6, 1, x, seed=0)
+    expect_close(causal_self_attention(x, *weights, 1), expected,
+                 "causal_self_attention(x of shape (1, 4, 6), weights of nn.MultiheadAttention(6, 1), n_heads=1) vs torch",
+                 rtol=1e-4, atol=1e-5)
