@@ -45,8 +45,10 @@ import sys
 import time
 from pathlib import Path
 
+from course_utils.peft import METHODS as PEFT_METHODS
+
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("probe", "full", "lora", "shira", "ia3")
+METHODS = ("probe", "full", *PEFT_METHODS)   # every method of the PEFT registry (course_utils.peft)
 # ClassifierConfig settings per method (``--set`` overrides them). Dropout is off: with about one
 # pass over the data in the budget it regularises little and costs a seventh of each step (and
 # half of LoRA's, which applies it before every adapter). LoRA: rank 10 in every linear layer of
@@ -62,7 +64,7 @@ METHODS = ("probe", "full", "lora", "shira", "ia3")
 LORA_SETTINGS = {"dropout": 0.0, "rank": 10, "lora_layers": (2, 3, 4, 5), "train_pooler": True,
                  "batch_size": 64, "lr": 3e-3}
 METHOD_SETTINGS = {"full": {"dropout": 0.0}, "lora": LORA_SETTINGS, "shira": dict(LORA_SETTINGS),
-                   "ia3": {"dropout": 0.0}}
+                   "ia3": {"dropout": 0.0}, "prefix": {"dropout": 0.0}}
 # Recipes: "budget" is the 4-minute setting above; "passes" is for runs over several whole passes
 # with no time budget (the gpu profile's default). There full fine-tuning keeps MiniLM's dropout
 # (0.1) and takes half the rate: three passes at the budget's 1e-4 without dropout reached 0.892

@@ -457,3 +457,22 @@ def test_embed_normalize_gives_unit_vectors_in_input_order():
     np.testing.assert_allclose(unit, plain / np.linalg.norm(plain, axis=1, keepdims=True), atol=1e-5)
     with pytest.raises(TypeError, match="wrap it as"):
         text.embed(enc.base_model, tok, "one string")
+
+
+def test_prefix_tuning_trains_key_value_vectors_per_layer_and_the_head():
+    """Prefix tuning, added through the registry alone: per layer PREFIX_TOKENS key and value
+    vectors (2 x tokens x hidden numbers), plus the classification head; a padded batch trains."""
+    from course_utils import peft as P
+
+    tok, model = ft.load_classifier()
+    cfg = model.config
+    head = sum(p.numel() for n, p in model.named_parameters() if n.startswith("classifier"))
+    prefixed = P.add_peft(model, "prefix")
+    trainable, _ = ft.count_parameters(prefixed)
+    assert trainable == P.PREFIX_TOKENS * cfg.num_hidden_layers * 2 * cfg.hidden_size + head
+    batch = ft.encode(tok, ["a fine film", "a long, dull and badly acted mess of a movie"], [1, 0])
+    loss = ft.classification_loss(prefixed, batch)
+    loss.backward()
+    grads = [p.grad for n, p in prefixed.named_parameters() if p.requires_grad]
+    assert all(g is not None for g in grads) and any(float(g.abs().sum()) > 0 for g in grads)
+    assert P.METHODS["prefix"].label == "prefix tuning" and ft.DEFAULT_LR["prefix"] == P.METHODS["prefix"].default_lr

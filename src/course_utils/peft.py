@@ -1,6 +1,6 @@
 """Parameter-efficient fine-tuning (chapter 4): every method in one registry.
 
-    model = add_peft(classifier, "lora", rank=8)          # or "shira", "ia3"
+    model = add_peft(classifier, "lora", rank=8)          # or "shira", "ia3", "prefix"
     METHODS["lora"].default_lr                            # 2e-3: the rate the course trains it with
 
 A method is a :class:`PeftMethod`: how to build its peft configuration, the learning rate it is
@@ -27,6 +27,7 @@ class PeftMethod:
     """One PEFT method: ``build(model, settings)`` returns its peft configuration."""
 
     name: str
+    label: str                 # how tables and plots name it ("LoRA")
     build: Callable[[nn.Module, "Settings"], Any]
     default_lr: float          # the learning rate train_classifier uses unless told otherwise
     where: str                 # where the trainable numbers sit (shown in tables and errors)
@@ -138,21 +139,35 @@ def _ia3(model: nn.Module, s: Settings):
     return IA3Config(task_type=TaskType.SEQ_CLS, **({"modules_to_save": ["pooler"]} if s.train_pooler else {}))
 
 
-register(PeftMethod("lora", _lora, 2e-3, "two low-rank matrices B A beside each targeted linear layer",
+def _prefix(model: nn.Module, s: Settings):
+    from peft import PrefixTuningConfig, TaskType
+
+    # PREFIX_TOKENS trained key and value vectors in front of every layer's attention (Li & Liang
+    # 2021; P-tuning v2 for classifiers with a head, Liu et al. 2022); rank and targets do not apply
+    return PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=PREFIX_TOKENS,
+                              **({"modules_to_save": ["pooler"]} if s.train_pooler else {}))
+
+
+PREFIX_TOKENS = 20
+
+register(PeftMethod("lora", "LoRA", _lora, 2e-3, "two low-rank matrices B A beside each targeted linear layer",
                     layered=True, inits=("default", "pissa")))
-register(PeftMethod("shira", _shira, 3e-3, "a random sparse set of entries of each targeted weight", layered=True))
-register(PeftMethod("ia3", _ia3, 3e-3, "a scaling vector on the keys, values and feed-forward outputs"))
+register(PeftMethod("shira", "SHiRA", _shira, 3e-3, "a random sparse set of entries of each targeted weight", layered=True))
+register(PeftMethod("ia3", "IA3", _ia3, 3e-3, "a scaling vector on the keys, values and feed-forward outputs"))
+# 5e-3: the rate of P-tuning v2's published run scripts for encoder classifiers; not tuned here
+register(PeftMethod("prefix", "prefix tuning", _prefix, 5e-3, f"{PREFIX_TOKENS} trained key/value vectors before each layer's tokens"))
 
 
 def add_peft(model: nn.Module, method: str = "lora", rank: int = 8,
              target_modules: Sequence[str] = ALL_LINEAR, alpha: int | None = None,
              dropout: float = 0.1, train_pooler: bool = False, init: str = "default",
              layers: Sequence[int] | None = None):
-    """Wrap a classifier with a registered peft adapter (``METHODS``: "lora", "shira", "ia3"); the
-    head stays trainable.
+    """Wrap a classifier with a registered peft adapter (``METHODS``: "lora", "shira", "ia3",
+    "prefix"); the head stays trainable.
 
     LoRA adapts ``target_modules`` (default: every linear layer; a name may be a dotted ending, as
-    in ``ATTENTION``, which leaves the feed-forward blocks out); IA3 uses peft's BERT default.
+    in ``ATTENTION``, which leaves the feed-forward blocks out); IA3 uses peft's BERT default;
+    prefix tuning trains ``PREFIX_TOKENS`` key/value vectors per layer that every token attends to.
     SHiRA (sparse high-rank adapter) trains, in the same matrices, a random ``rank * (out + in)``
     of each weight's own entries directly: as many numbers as LoRA at that rank, but an update of
     full rank unless the rank is tiny (:func:`shira_mask` draws the entries).
