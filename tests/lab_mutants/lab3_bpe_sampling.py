@@ -29,4 +29,10 @@ MUTANTS = {
         key = tuple(text.split(" "))
 """),
     ],
+    "overfit_ratio_on_the_training_text": [  # right when the two texts are the same, as in the public test
+        ("    for w in test_text.split():\n", "    for w in train_text.split():\n"),
+    ],
+    "ratio_counts_whitespace": [
+        ("    n_chars = sum(len(w) * f for w, f in test.items())\n", "    n_chars = len(test_text)\n"),
+    ],
 }
