@@ -93,7 +93,7 @@ ACCELERATORS: list[Accelerator] = [
                 {"fp32": 19.5 * T, "tf32": 156 * T, "fp16": 312 * T, "bf16": 312 * T}, 400,
                 "NVIDIA A100 Tensor Core GPU datasheet (2021), https://www.nvidia.com/content/dam/en-zz/Solutions/"
                 "Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf"),
-    Accelerator("NVIDIA H100 SXM5", r"H100",
+    Accelerator("NVIDIA H100 SXM5", r"H100(?!.*(PCIe|NVL))",   # the PCIe and NVL boards are slower: not these figures
                 {"fp32": 67 * T, "tf32": 494.5 * T, "fp16": 989.5 * T, "bf16": 989.5 * T}, 700,
                 "NVIDIA H100 Tensor Core GPU datasheet (2023), https://resources.nvidia.com/en-us-tensor-core/"
                 "nvidia-tensor-core-gpu-datasheet; tensor figures there are with sparsity, halved here"),
