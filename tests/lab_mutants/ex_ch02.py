@@ -196,3 +196,64 @@ MUTANTS = {
         "q2_forgets_the_pooler": [("+ config.num_hidden_layers * layer + pooler", "+ config.num_hidden_layers * layer")],
     },
 }
+
+# --------------------------------------------------------------------------- 2.7 attention in a real LLM
+SOLUTIONS["ch02_07"] = '''
+import math
+import torch
+
+def repeat_kv(kv, n_head):
+    group = n_head // kv.shape[1]
+    return kv.repeat_interleave(group, dim=1)
+
+def gqa_weights(q, k):
+    k = repeat_kv(k, q.shape[1])
+    t = q.shape[-2]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    mask = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+
+def previous_token_share(weights):
+    return weights.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1)
+'''
+
+HIDDEN["ch02_07"] = '''
+@check.test("q1")
+def repeat_kv_other_groups(repeat_kv):
+    import torch
+    kv = torch.randn(1, 3, 4, 2, dtype=torch.float64)
+    out = repeat_kv(kv, 9)
+    expect_equal(tuple(out.shape), (1, 9, 4, 2), "repeat_kv(kv with 3 heads, 9).shape (SmolLM2's grouping)")
+    for h in range(9):
+        expect_close(out[:, h], kv[:, h // 3], f"repeat_kv(kv, 9)[:, {h}] must be kv head {h // 3}")
+    expect_close(repeat_kv(kv, 3), kv, "repeat_kv(kv with 3 heads, 3): one query head per kv head changes nothing")
+
+@check.test("q2")
+def gqa_weights_against_the_fused_kernel(gqa_weights):
+    import torch
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(2, 6, 7, 16, generator=g, dtype=torch.float64)
+    k = torch.randn(2, 2, 7, 16, generator=g, dtype=torch.float64)
+    v = torch.randn(2, 2, 7, 16, generator=g, dtype=torch.float64)
+    w = gqa_weights(q, k)
+    expect_close(w.sum(-1), torch.ones(2, 6, 7, dtype=torch.float64), "every row of gqa_weights sums to 1")
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    expect_close(w @ v.repeat_interleave(3, dim=1), expected,
+                 "gqa_weights(q, k) @ repeated v against F.scaled_dot_product_attention(..., is_causal=True, enable_gqa=True)",
+                 rtol=1e-6, atol=1e-9)
+
+@check.test("q3")
+def previous_token_share_of_a_batch(previous_token_share):
+    import torch
+    g = torch.Generator().manual_seed(4)
+    s = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64)
+    w = torch.softmax(s.masked_fill(torch.ones(6, 6, dtype=torch.bool).triu(1), float("-inf")), dim=-1)
+    expected = torch.stack([w[..., i, i - 1] for i in range(1, 6)], dim=-1).mean(-1)
+    expect_close(previous_token_share(w), expected, "previous_token_share(weights of shape (2, 3, 6, 6))")
+'''
+
+MUTANTS["ch02_07"] = {
+    "q1_tiles_instead_of_groups": [("kv.repeat_interleave(group, dim=1)", "kv.repeat(1, group, 1, 1)")],
+    "q2_no_causal_mask": [('scores.masked_fill(~mask, float("-inf"))', "scores")],
+    "q3_reads_the_diagonal": [("offset=-1", "offset=0")],
+}

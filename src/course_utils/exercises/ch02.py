@@ -190,3 +190,47 @@ def count_a_tiny_bert(bert_param_count):
                         intermediate_size=24, max_position_embeddings=32, type_vocab_size=2)
     expected = sum(p.numel() for p in BertModel(config).parameters())
     expect_equal(bert_param_count(config), expected, "bert_param_count(a 2-layer, 16-wide BertConfig) against BertModel")
+
+
+# --------------------------------------------------------------------------- 2.7 attention in a real LLM
+ch02_07 = exercise_set("ch02_07", "Attention inside a real decoder", {
+    "q1": "repeating each key/value head for its group of query heads",
+    "q2": "causal attention weights of grouped-query attention",
+    "q3": "the share of attention a head gives to the previous token",
+})
+
+
+@ch02_07.test("q1")
+def repeat_kv_groups_in_order(repeat_kv):
+    import torch
+
+    kv = torch.arange(2 * 2 * 3 * 4, dtype=torch.float64).reshape(2, 2, 3, 4)   # 2 key/value heads
+    expect_close(repeat_kv(kv, 6), kv.repeat_interleave(3, dim=1),
+                 "repeat_kv(kv with 2 heads, 6): query heads 0-2 read kv head 0, heads 3-5 kv head 1")
+
+
+@ch02_07.test("q2")
+def gqa_weights_match_the_formula(gqa_weights):
+    import math
+
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(1, 4, 5, 8, generator=g, dtype=torch.float64)
+    k = torch.randn(1, 2, 5, 8, generator=g, dtype=torch.float64)
+    scores = q @ k.repeat_interleave(2, dim=1).transpose(-2, -1) / math.sqrt(8)
+    future = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    expected = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+    expect_close(gqa_weights(q, k), expected, "gqa_weights(q with 4 heads, k with 2 heads, 5 tokens, d=8)",
+                 rtol=1e-6, atol=1e-9)
+
+
+@ch02_07.test("q3")
+def previous_token_share_small(previous_token_share):
+    import torch
+
+    w = torch.tensor([[[1.0, 0.0, 0.0], [0.25, 0.75, 0.0], [0.1, 0.6, 0.3]],     # head 0
+                      [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]],     # head 1: only the first token
+                     dtype=torch.float64)
+    expect_close(previous_token_share(w), torch.tensor([(0.25 + 0.6) / 2, (1.0 + 0.0) / 2], dtype=torch.float64),
+                 "previous_token_share(weights of 2 heads over 3 tokens)")
