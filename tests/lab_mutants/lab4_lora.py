@@ -15,4 +15,10 @@ MUTANTS = {
         ("    merged = nn.Linear(layer.base.in_features, layer.base.out_features)\n",
          "    merged = layer.base\n"),
     ],
+    "overfit_rank_8_whatever_the_budget": [  # within the public test's budget, over the hidden ones
+        ("    if r == 0:\n", "    r = 8\n    if r == 0:\n"),
+    ],
+    "count_the_frozen_weights_too": [
+        ("n = sum(p.numel() for p in layer.parameters() if p.requires_grad)", "n = sum(p.numel() for p in layer.parameters())"),
+    ],
 }

@@ -11,6 +11,7 @@ lab = Lab("lab4_lora", "LoRA: parameter count and a LoRA linear layer", {
     "q2": "fraction of trainable parameters",
     "q3": "LoRA linear layer: forward pass",
     "q4": "merging the adapter into the weight",
+    "q5": "fitting a LoRA adapter under a parameter budget",
 })
 
 
@@ -64,3 +65,35 @@ def merged_weight(LoRALinear, merge_lora):
     merged = merge_lora(layer)
     expect_close(merged.weight, expected, "merge_lora(layer).weight = W + (alpha/r) B A (r=2, alpha=2)", rtol=1e-4, atol=1e-6)
     expect_close(merged.bias, bias, "merge_lora(layer).bias")
+
+
+def low_rank_task(d_in: int, d_out: int, rank: int, seed: int, n: int = 128) -> tuple[nn.Linear, torch.Tensor, ...]:
+    """A "pretrained" nn.Linear and data from a target that differs from it by a rank-`rank` change
+    of the weight (plus a little noise): (base, x_train, y_train, x_val, y_val), n rows each."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    base = nn.Linear(d_in, d_out)
+    delta = torch.randn(d_out, rank, generator=g) @ torch.randn(rank, d_in, generator=g) / d_in ** 0.5
+    x = torch.randn(2 * n, d_in, generator=g)
+    with torch.no_grad():
+        y = base(x) + x @ delta.T + 0.01 * torch.randn(2 * n, d_out, generator=g)
+    return base, x[:n], y[:n], x[n:], y[n:]
+
+
+def trainable_count(module: nn.Module) -> int:
+    """Parameters that would be trained: those with requires_grad."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@lab.test("q5")
+def fits_a_small_budget(fit_lora_under_budget):
+    base, x, y, _, _ = low_rank_task(8, 4, 1, seed=0, n=32)
+    budget = 100
+    out = fit_lora_under_budget(base, x, y, budget)
+    layer, n = out["layer"], out["n_trainable"]
+    expect_equal(n, trainable_count(layer), "the reported n_trainable vs the parameters of the returned layer that require a gradient")
+    expect_equal(n <= budget, True, f"n_trainable = {n} within the budget of {budget} (Linear(8, 4))")
+    with torch.no_grad():
+        loss = torch.nn.functional.mse_loss(layer(x), y).item()
+    expect_close(out["loss"], loss, "the reported training loss vs the MSE of the returned layer on (x, y) (5 % tolerance)",
+                 rtol=0.05, atol=1e-6)
