@@ -14,4 +14,10 @@ MUTANTS = {
         ("per_query = [len(set(r[:k]) & set(rel)) / len(rel) for r, rel in zip(retrieved, relevant)]",
          "per_query = [len(set(r[:k]) & set(rel)) / min(k, len(rel)) for r, rel in zip(retrieved, relevant)]"),
     ],
+    "overfit_case_sensitive_words": [  # right while queries are typed in lower case
+        ("text.lower().split()", "text.split()"),
+    ],
+    "overfit_only_the_best_document": [  # top 1 still right, but not the k documents asked for
+        ("ranked = top_k(scores, k).tolist()", "ranked = top_k(scores, 1).tolist()"),
+    ],
 }
