@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 
-from course_utils.charlm import PROFILE_SIZES, CharRNN, n_params, shakespeare_chars, streaming_perplexity
+from course_utils.charlm import PROFILE_SIZES, CharRNN, shakespeare_chars, streaming_perplexity
+from course_utils.models import count_parameters
 from course_utils.ngram import NGramLM
 from course_utils import results
 from course_utils.runtime import get_device, get_profile, seed_everything
@@ -55,10 +56,10 @@ def main() -> dict:
         hist = train(model, get, cfg, eval_data={"val": val}, device=device)
         seconds = time.perf_counter() - t0
         ppl = streaming_perplexity(model, val_ids, device=device)
-        result["neural"][cell] = {"val_perplexity": ppl, "params": n_params(model),
+        result["neural"][cell] = {"val_perplexity": ppl, "params": count_parameters(model)[0],
                                   "train_seconds": round(seconds, 1),
                                   "final_window_val_loss": hist.eval_loss["val"][-1]}
-        print(f"{cell}: val perplexity {ppl:.3f} ({n_params(model):,} params, {seconds:.0f} s)", flush=True)
+        print(f"{cell}: val perplexity {ppl:.3f} ({count_parameters(model)[0]:,} params, {seconds:.0f} s)", flush=True)
     best = min(result["neural"], key=lambda c: result["neural"][c]["val_perplexity"])
     result["best_neural"] = {"cell": best, "val_perplexity": result["neural"][best]["val_perplexity"]}
     result["neural_beats_ngram"] = result["best_neural"]["val_perplexity"] < result["best_ngram"]["val_perplexity"]

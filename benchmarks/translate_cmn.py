@@ -20,7 +20,7 @@ from course_utils import results
 from course_utils import translate as T
 from course_utils.data import load_cmn_eng
 from course_utils.models import Seq2SeqConfig, Seq2SeqTransformer
-from course_utils.models.seq2seq import seq2seq_loss
+from course_utils.models.seq2seq import translation_loss
 from course_utils.runtime import get_device, seed_everything
 from course_utils.train import TrainConfig, train
 
@@ -54,7 +54,7 @@ def main() -> None:
                        eval_every=max(1, r["steps"] // 8), eval_batches=len(val_batches),
                        max_seconds=args.max_seconds, progress=False)
     hist = train(model, tr.batches(train_pairs, r["batch"]), tcfg, eval_data={"val": val_batches},
-                 loss_fn=seq2seq_loss, device=device, items_fn=lambda b: int((b[2] != T.PAD).sum()))
+                 loss_fn=translation_loss, device=device, items_fn=lambda b: int((b[2] != T.PAD).sum()))
 
     model.eval()
     sources = [en for en, _ in test_pairs]

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from course_utils import chardata
-from course_utils.charlm import (CharRNN, CharTokenizer, char_data, generate, n_params,
+from course_utils.models import count_parameters
+from course_utils.charlm import (CharRNN, CharTokenizer, char_data, sample,
                                  shakespeare_chars, streaming_nll, streaming_perplexity)
 from course_utils.train import TrainConfig, train
 
@@ -50,7 +51,7 @@ def test_lstm_learns_a_pattern_with_the_course_training_loop():
     h = train(m, data.batches("train", 8, 16), TrainConfig(max_steps=120, lr=1e-2, progress=False))
     assert h.train_loss[-1] < 0.1 * h.train_loss[0]
     assert streaming_perplexity(m, data.val) < 1.2
-    assert tok.decode(generate(m, tok.encode("ab"), 6, temperature=0.5)) == "cdabcd"
-    assert n_params(m) == sum(p.numel() for p in m.parameters())
+    assert tok.decode(sample(m, tok.encode("ab"), 6, temperature=0.5)) == "cdabcd"
+    assert count_parameters(m)[0] == sum(p.numel() for p in m.parameters())
     with pytest.raises(ValueError, match="prompt"):
-        generate(m, [], 3)
+        sample(m, [], 3)

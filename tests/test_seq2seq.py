@@ -5,7 +5,7 @@ import torch
 
 from course_utils import translate as T
 from course_utils.models import Seq2SeqConfig, Seq2SeqTransformer
-from course_utils.models.seq2seq import beam_search, greedy_decode, seq2seq_loss, sequence_logprob
+from course_utils.models.seq2seq import beam_translate, greedy_translate, translation_loss, translation_logprob
 from course_utils.train import TrainConfig, train
 
 
@@ -80,13 +80,13 @@ def test_padding_and_causality():
 def test_beam_one_is_greedy_and_wide_beam_is_exact():
     model = tiny(seed=3, tgt_vocab=5, max_len=5)   # real target tokens 3 and 4 only
     src = torch.tensor([[4, 9, 2]])
-    assert beam_search(model, src, beam_size=1) == greedy_decode(model, src)[0]
+    assert beam_translate(model, src, beam_size=1) == greedy_translate(model, src)[0]
     # exhaustive search over every output of <= 3 tokens (max_len 5 = bos + 3 tokens + eos)
     candidates = [list(c) for n in range(4) for c in itertools.product([3, 4], repeat=n)]
-    best = max(candidates, key=lambda c: sequence_logprob(model, src, c))
-    assert beam_search(model, src, beam_size=50, length_penalty=0.0) == best
+    best = max(candidates, key=lambda c: translation_logprob(model, src, c))
+    assert beam_translate(model, src, beam_size=50, length_penalty=0.0) == best
     with pytest.raises(ValueError, match="one sentence"):
-        beam_search(model, torch.tensor([[4, 2], [5, 2]]))
+        beam_translate(model, torch.tensor([[4, 2], [5, 2]]))
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_training_learns_a_tiny_translation(one_thread):
                                              n_encoder_layers=1, n_decoder_layers=1, d_ff=64,
                                              dropout=0.0, max_len=8))
     hist = train(model, tr.batches(pairs, 12), TrainConfig(max_steps=80, lr=5e-3, progress=False),
-                 loss_fn=seq2seq_loss)
+                 loss_fn=translation_loss)
     assert hist.train_loss[-1] < 0.1 * hist.train_loss[0]
     sources = [en for en, _ in pairs]
     assert tr.translate(model, sources) == [zh for _, zh in pairs]

@@ -14,8 +14,8 @@ from torch import nn
 
 from course_utils.chardata import CharData, CharTokenizer, char_data, shakespeare_chars
 
-__all__ = ["CharData", "CharTokenizer", "char_data", "shakespeare_chars", "CharRNN", "n_params",
-           "streaming_nll", "streaming_perplexity", "generate", "PROFILE_SIZES"]
+__all__ = ["CharData", "CharTokenizer", "char_data", "shakespeare_chars", "CharRNN",
+           "streaming_nll", "streaming_perplexity", "sample", "PROFILE_SIZES"]
 
 
 class CharRNN(nn.Module):
@@ -39,11 +39,6 @@ class CharRNN(nn.Module):
         """Logits (batch, time, vocab) and the final recurrent state (pass it back in to continue)."""
         out, state = self.rnn(self.emb(x), state)
         return self.head(self.drop(out)), state
-
-
-def n_params(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 @torch.no_grad()
@@ -75,7 +70,7 @@ def streaming_perplexity(model: CharRNN, data, chunk: int = 256, device: torch.d
 
 
 @torch.no_grad()
-def generate(model: CharRNN, prompt_ids: Sequence[int], length: int, temperature: float = 1.0,
+def sample(model: CharRNN, prompt_ids: Sequence[int], length: int, temperature: float = 1.0,
              seed: int = 0, device: torch.device | str = "cpu") -> list[int]:
     """Sample ``length`` new ids after the prompt, one at a time, feeding back the recurrent state."""
     if not prompt_ids:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.models import count_parameters  # noqa: F401 - re-exported
 from course_utils.peft import ALL_LINEAR, ATTENTION, METHODS, add_peft, lora_parameter_count, shira_mask  # noqa: F401 - re-exported
 from course_utils.text import (DEFAULT_MAX_LENGTH, bucket_batches, cls_pool, embed, encode,  # noqa: F401 - re-exported
                                length_sorted_batches, mean_pool, padding_share)
@@ -44,12 +45,6 @@ def classification_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tor
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     logits = out.logits if hasattr(out, "logits") else out
     return F.cross_entropy(logits.float(), batch["labels"])
-
-
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) number of parameters."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def load_classifier(num_labels: int = 2):

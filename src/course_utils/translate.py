@@ -124,17 +124,17 @@ class Translator:
     def translate(self, model, sentences: Sequence[str], beam_size: int = 1, batch_size: int = 64,
                   length_penalty: float = 1.0) -> list[str]:
         """Translate English sentences: greedy in batches (beam_size=1) or beam search one by one."""
-        from course_utils.models.seq2seq import beam_search, greedy_decode
+        from course_utils.models.seq2seq import beam_translate, greedy_translate
 
         device = next(model.parameters()).device
         out: list[str] = []
         if beam_size == 1:
             for i in range(0, len(sentences), batch_size):
                 src = self.source_batch(sentences[i:i + batch_size]).to(device)
-                out += [self.detokenize(ids) for ids in greedy_decode(model, src, self.max_len + 1)]
+                out += [self.detokenize(ids) for ids in greedy_translate(model, src, self.max_len + 1)]
         else:
             for s in sentences:
-                ids = beam_search(model, self.source_batch([s]).to(device), beam_size, self.max_len + 1,
+                ids = beam_translate(model, self.source_batch([s]).to(device), beam_size, self.max_len + 1,
                                   length_penalty)
                 out.append(self.detokenize(ids))
         return out

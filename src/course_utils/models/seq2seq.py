@@ -130,7 +130,7 @@ class Seq2SeqTransformer(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-def seq2seq_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+def translation_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
     """Cross-entropy of (src, tgt_in, tgt_out) batches, padding ignored (for ``course_utils.train``)."""
     src, tgt_in, tgt_out = batch
     logits = model(src, tgt_in)
@@ -139,7 +139,7 @@ def seq2seq_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> Tens
 
 
 @torch.no_grad()
-def sequence_logprob(model: Seq2SeqTransformer, src: Tensor, tgt: list[int]) -> float:
+def translation_logprob(model: Seq2SeqTransformer, src: Tensor, tgt: list[int]) -> float:
     """Log-probability of the target ids ``tgt`` (without bos/eos) followed by eos, given one source."""
     cfg = model.cfg
     was_training = model.training
@@ -155,7 +155,7 @@ def _strip(ids: list[int], eos_id: int) -> list[int]:
 
 
 @torch.no_grad()
-def greedy_decode(model: Seq2SeqTransformer, src: Tensor, max_len: int | None = None) -> list[list[int]]:
+def greedy_translate(model: Seq2SeqTransformer, src: Tensor, max_len: int | None = None) -> list[list[int]]:
     """Translate a batch of source ids by always taking the most likely next token (eos removed)."""
     cfg = model.cfg
     max_len = min(max_len or cfg.max_len, cfg.max_len)
@@ -176,15 +176,15 @@ def greedy_decode(model: Seq2SeqTransformer, src: Tensor, max_len: int | None = 
 
 
 @torch.no_grad()
-def beam_search(model: Seq2SeqTransformer, src: Tensor, beam_size: int = 4, max_len: int | None = None,
+def beam_translate(model: Seq2SeqTransformer, src: Tensor, beam_size: int = 4, max_len: int | None = None,
                 length_penalty: float = 1.0) -> list[int]:
     """Translate ONE source sentence (1, src_len) keeping the ``beam_size`` best prefixes.
 
     Finished hypotheses are ranked by log-probability / length ** length_penalty (0 = no
-    normalisation, which favours short outputs). ``beam_size=1`` equals :func:`greedy_decode`.
+    normalisation, which favours short outputs). ``beam_size=1`` equals :func:`greedy_translate`.
     """
     if src.dim() != 2 or src.shape[0] != 1:
-        raise ValueError(f"beam_search translates one sentence: src must be (1, src_len), got {tuple(src.shape)}")
+        raise ValueError(f"beam_translate translates one sentence: src must be (1, src_len), got {tuple(src.shape)}")
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}")
     cfg = model.cfg
