@@ -274,3 +274,20 @@ def test_signed_messages_still_cannot_claim_more_than_the_parents_tests():
 def test_out_of_order_or_unsigned_messages_mean_tampering(script, reason):
     why, got = converse(script)
     assert why.startswith(grading.TAMPERED) and reason in why, why
+
+
+def test_deep_copying_a_course_model_is_not_tampering(tmp_path):
+    """copy.deepcopy caches __slotnames__ on a class the first time it copies an instance; the grader
+    fills that cache before its snapshot, so a submission that copies a course model keeps its points."""
+    from course_utils.grading import release
+
+    item = release.resolve("lab1_ngrams", ROOT / "exercises")
+    nb = json.loads(release.solution_notebook(item))
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "id": "deepcopy",
+                        "source": "import copy\nfrom course_utils.models.llama import Llama, LlamaConfig\n"
+                                  "m = Llama(LlamaConfig(vocab_size=32, context=16, n_layer=1, n_head=2, n_kv_head=1, "
+                                  "d_model=16, d_ff=32))\nm2 = copy.deepcopy(m)\n"})
+    sub = tmp_path / "copies.ipynb"
+    sub.write_text(json.dumps(nb))
+    lab, [rep] = grading.grade_batch(ROOT / "exercises" / "lab1_ngrams", [sub])
+    assert rep.error == "" and all(o.status == "pass" for o in rep.outcomes), (rep.error, rep.outcomes[:2])

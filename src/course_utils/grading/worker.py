@@ -233,10 +233,18 @@ _VERSION_WATCHED = ("builtins", "math", "operator", "functools", "itertools", "i
 
 def _warning_registries() -> None:
     """Give the watched modules their ``__warningregistry__`` now, so a warning during a test does
-    not add it (which would look like a change to the module)."""
+    not add it (which would look like a change to the module); and give the course's classes their
+    ``__slotnames__`` (``copy.deepcopy`` and pickle cache it on a class the first time they copy an
+    instance: a submission that deep-copies a course model must not look like tampering)."""
+    import copyreg
+
     for name, mod in list(sys.modules.items()):
         if (name.startswith("course_utils") or name in _VERSION_WATCHED) and isinstance(getattr(mod, "__dict__", None), dict):
             mod.__dict__.setdefault("__warningregistry__", {})
+        if name.startswith("course_utils") and isinstance(getattr(mod, "__dict__", None), dict):
+            for v in list(vars(mod).values()):
+                if isinstance(v, type) and v.__module__ == name:
+                    copyreg._slotnames(v)
 
 
 def _version_watched() -> list[dict]:
