@@ -61,6 +61,44 @@ def test_student_notebook_is_current_and_leaks_nothing(lab_dir):
     assert "NotImplementedError" in sources
 
 
+
+class _Recorder:
+    """Stands in for ``check`` while a lab's hidden-test source runs: records (question, points) per test."""
+
+    def __init__(self) -> None:
+        self.tests: list[tuple[str, float]] = []
+
+    def test(self, question: str, points: float = 1.0, hidden: bool = True):
+        def register(fn):
+            self.tests.append((question, float(points)))
+            return fn
+        return register
+
+
+@pytest.mark.parametrize("lab_dir", LABS, ids=lambda p: p.name)
+def test_each_lab_has_a_larger_task(lab_dir):
+    """Issue 27: every lab has one task beyond a single function, worth at least 3 points, with public
+    tests (a basic check) and hidden ones (the tolerant full check), and the mutants reach it."""
+    lab = grading.load_lab(lab_dir.name)
+    hidden = _Recorder()
+    exec(compile(grading.hidden_source(lab_dir), f"<hidden tests of {lab_dir.name}>", "exec"),
+         {"check": hidden, "expect_close": grading.expect_close, "expect_equal": grading.expect_equal})
+    points: dict[str, float] = {}
+    for question, pts in [(t.question, t.points) for t in lab.tests] + hidden.tests:
+        points[question] = points.get(question, 0.0) + pts
+    public = {t.question for t in lab.tests}
+    larger = [q for q, pts in points.items() if pts >= 3 and q in public and any(h == q for h, _ in hidden.tests)]
+    assert larger, f"{lab_dir.name}: no question worth 3+ points with public and hidden tests ({points})"
+    task = larger[-1]
+    nb = json.loads((lab_dir / "instructor.ipynb").read_text())
+    assert any(c["cell_type"] == "markdown" and f"## {task} (larger task)" in "".join(c["source"]) for c in nb["cells"]), \
+        f"{lab_dir.name}: the heading of {task} should say '(larger task)'"
+    edited = "\n".join(old for edits in mutants(lab_dir).values() for old, _ in edits)
+    sources = ["".join(c["source"]) for c in nb["cells"]]
+    cell = next(src for src, after in zip(sources, sources[1:]) if after.strip() == f'check("{task}")')  # the solution cell
+    assert any(line.strip() and line in cell for line in edited.splitlines()), \
+        f"{lab_dir.name}: no mutant edits the solution of {task}"
+
 @pytest.mark.parametrize("lab_dir", LABS, ids=lambda p: p.name)
 def test_batch_grading_separates_right_from_wrong(lab_dir, tmp_path):
     lab = grading.load_lab(lab_dir.name)
