@@ -45,3 +45,13 @@ def test_every_noqa_says_why():
              if "hostile" not in p.parts}
     assert {k: v for k, v in found.items() if v} == {}, "write the reason after each noqa: `# noqa: E402 - why`"
     assert unjustified_noqa("import x  # noqa: F401\nimport y  # noqa: F401 - re-exported\n") == [1]
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_in_the_package_is_over_400_lines():
+    """One home per concept, in files a reader can hold: split a module that grows past the limit."""
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "src").rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"modules over {MAX_MODULE_LINES} lines: {long}"
