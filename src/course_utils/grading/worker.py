@@ -301,6 +301,7 @@ def _prepare_server() -> None:
 
     import numpy  # noqa: F401 - loaded before workers fork
     import torch  # noqa: F401 - loaded before workers fork
+    import torch._dynamo  # noqa: F401 - a student's first torch.optim optimizer would load it (seconds)
 
     import course_utils.labs as labs
 
