@@ -192,3 +192,74 @@ MUTANTS.update({
                                        "model_logp = torch.log(sample_probs)")],
     },
 })
+
+
+# --------------------------------------------------------------------------- 5.5 prompting and RAG (helper J)
+SOLUTIONS["ch05_05"] = '''
+import re
+
+import torch
+
+def few_shot_prompt(demonstrations, review):
+    parts = ["Classify the sentiment of each movie review as positive or negative.\\n\\n"]
+    for text, label in demonstrations:
+        parts.append(f"Review: {text}\\nSentiment: {'positive' if label == 1 else 'negative'}\\n\\n")
+    parts.append(f"Review: {review}\\nSentiment:")
+    return "".join(parts)
+
+def positive_probability(logp_negative, logp_positive):
+    return torch.sigmoid(logp_positive - logp_negative)
+
+def _words(text):
+    return re.sub(r"[^0-9a-z]+", " ", text.lower()).split()
+
+def keyword_accuracy(answers, keywords):
+    right = 0
+    for answer, options in zip(answers, keywords):
+        words = _words(answer)
+        found = False
+        for option in options.split("|"):
+            kw = _words(option)
+            n = len(kw)
+            if kw and any(words[i:i + n] == kw for i in range(len(words) - n + 1)):
+                found = True
+        right += found
+    return right / len(answers)
+'''
+
+HIDDEN["ch05_05"] = '''
+@check.test("q1")
+def four_demonstrations_in_their_order(few_shot_prompt):
+    from course_utils import prompting as P
+    demos = [("tedious", 0), ("warm , funny and wise", 1), ("a mess", 0), ("i loved every minute", 1)]
+    expect_equal(few_shot_prompt(demos, "the plot goes nowhere"), P.icl_prompt(demos, "the plot goes nowhere"),
+                 "few_shot_prompt with four demonstrations")
+
+@check.test("q2")
+def many_pairs_and_a_large_gap(positive_probability):
+    import torch
+    g = torch.Generator().manual_seed(1)
+    ln, lp = -10 * torch.rand(20, generator=g, dtype=torch.float64), -10 * torch.rand(20, generator=g, dtype=torch.float64)
+    expect_close(positive_probability(ln, lp), torch.sigmoid(lp - ln), "positive_probability of 20 random pairs",
+                 rtol=1e-9, atol=1e-12)
+    expect_close(positive_probability(torch.tensor([-1000.0], dtype=torch.float64), torch.tensor([-1.0], dtype=torch.float64)),
+                 torch.tensor([1.0], dtype=torch.float64), "positive_probability([-1000], [-1])", rtol=1e-9, atol=1e-12)
+
+@check.test("q3")
+def phrases_numbers_and_case(keyword_accuracy):
+    answers = ["See chapter 42.", "See CHAPTER 4, section 2.", "", "Use environment.yml with conda."]
+    keywords = ["chapter 4", "chapter 4", "anything", "environment.yml|conda env create"]
+    expect_close(keyword_accuracy(answers, keywords), 0.5, f"keyword_accuracy({answers}, {keywords})")
+'''
+
+MUTANTS["ch05_05"] = {
+    "q1_labels_swapped": [("'positive' if label == 1 else 'negative'", "'negative' if label == 1 else 'positive'")],
+    "q1_space_after_colon": [('parts.append(f"Review: {review}\\nSentiment:")', 'parts.append(f"Review: {review}\\nSentiment: ")')],
+    "q2_naive_exp": [("return torch.sigmoid(logp_positive - logp_negative)",
+                      "return logp_positive.exp() / (logp_positive.exp() + logp_negative.exp())")],
+    "q2_swapped": [("return torch.sigmoid(logp_positive - logp_negative)", "return torch.sigmoid(logp_negative - logp_positive)")],
+    "q3_substring": [("if kw and any(words[i:i + n] == kw for i in range(len(words) - n + 1)):",
+                      "if kw and ' '.join(kw) in ' '.join(words):")],
+    "q3_case_sensitive": [('return re.sub(r"[^0-9a-z]+", " ", text.lower()).split()',
+                           'return re.sub(r"[^0-9A-Za-z]+", " ", text).split()')],
+}

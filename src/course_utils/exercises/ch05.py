@@ -176,3 +176,81 @@ def surprise_at_temperature_one_is_the_entropy(expected_surprise):
                  rtol=1e-9, atol=1e-12)
     expect_close(expected_surprise(logits, 0.0), float(-p[0].log()),
                  "expected_surprise([2, 1, 0, -1], 0.0): greedy always picks token 0", rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- 5.5 prompting and RAG (helper J)
+ch05_05 = exercise_set("ch05_05", "Prompting: in-context learning and answers from retrieval", {
+    "q1": "the few-shot prompt: instruction, demonstrations, review",
+    "q2": "p(positive) among the two label words, from log-probabilities",
+    "q3": "keyword accuracy of answers",
+})
+
+
+@ch05_05.test("q1")
+def prompt_with_two_demonstrations(few_shot_prompt):
+    from course_utils import prompting as P
+    from course_utils.grading import expect_equal
+
+    demos = [("a gorgeous , witty film", 1), ("dull and far too long", 0)]
+    expect_equal(few_shot_prompt(demos, "one of the year 's best"), P.icl_prompt(demos, "one of the year 's best"),
+                 "few_shot_prompt([(a gorgeous , witty film, 1), (dull and far too long, 0)], one of the year 's best)")
+
+
+@ch05_05.test("q1")
+def zero_shot_prompt(few_shot_prompt):
+    from course_utils.grading import expect_equal
+
+    expect_equal(few_shot_prompt([], "a mess"),
+                 "Classify the sentiment of each movie review as positive or negative.\n\nReview: a mess\nSentiment:",
+                 "few_shot_prompt([], a mess): zero-shot, the instruction and the review only")
+
+
+@ch05_05.test("q2")
+def probability_of_the_label_words(positive_probability):
+    import math
+
+    import torch
+
+    from course_utils.grading import expect_close
+
+    ln, lp = torch.tensor([-2.3, -0.5, -4.0]), torch.tensor([-1.2, -3.0, -4.0])
+    expected = torch.tensor([1 / (1 + math.exp(-1.1)), 1 / (1 + math.exp(2.5)), 0.5])
+    expect_close(positive_probability(ln, lp), expected, "positive_probability([-2.3, -0.5, -4], [-1.2, -3, -4])",
+                 rtol=1e-5, atol=1e-6)
+
+
+@ch05_05.test("q2")
+def very_unlikely_label_words(positive_probability):
+    import math
+
+    import torch
+
+    from course_utils.grading import expect_close
+
+    got = positive_probability(torch.tensor([-801.0], dtype=torch.float64), torch.tensor([-800.0], dtype=torch.float64))
+    expect_close(got, torch.tensor([1 / (1 + math.exp(-1.0))], dtype=torch.float64),
+                 "positive_probability([-801], [-800]): exp(-800) is 0 in floating point, the ratio is not",
+                 rtol=1e-6, atol=1e-9)
+
+
+@ch05_05.test("q3")
+def keywords_as_whole_words(keyword_accuracy):
+    from course_utils.grading import expect_close
+
+    answers = ["Set COURSE_PROFILE=ci before you start.", "It uses a drag-and-drop tool.", "Use RAG.",
+               "Chapter 4 trains LoRA."]
+    keywords = ["course_profile|CI=true", "RAG", "retrieval-augmented|rag", "chapter 6"]
+    expect_close(keyword_accuracy(answers, keywords), 0.5,
+                 f"keyword_accuracy({answers}, {keywords}): right, not a whole word, right, wrong chapter")
+
+
+@ch05_05.test("q3")
+def keywords_match_the_lesson_rule(keyword_accuracy):
+    from course_utils import prompting as P
+    from course_utils.grading import expect_close
+
+    answers = ["The sha-256 checksum is checked.", "BLEU scores it.", "Low rank adapters.", "no idea", "MiniLM"]
+    keywords = ["SHA-256|DataError", "bleu", "LoRA|low-rank", "banner", "minilm|MiniLM-L6"]
+    expected = sum(P.contains_answer(a, k) for a, k in zip(answers, keywords)) / len(answers)
+    expect_close(keyword_accuracy(answers, keywords), expected,
+                 f"keyword_accuracy({answers}, {keywords}) against course_utils.prompting.contains_answer")
