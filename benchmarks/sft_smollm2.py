@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
@@ -43,18 +42,12 @@ def main(args: argparse.Namespace) -> dict:
     steps = args.steps or pick(ci=2, cpu=24, gpu=200, profile=profile)
     batch = args.batch or pick(ci=2, cpu=8, gpu=16, profile=profile)
     n_eval = args.eval or pick(ci=4, cpu=48, gpu=400, profile=profile)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    bench.setup(args)
     seed_everything(0)
-    from peft import LoraConfig, get_peft_model
-
     t0 = time.perf_counter()
     model, tok = load_smollm2()
     train, held = align.sst2_instructions(n_eval)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
-                                             target_modules=align.lora_targets(model.config.n_layer, args.layers)))
+    model = align.add_lora(model, args.rank, args.layers)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     t_eval = time.perf_counter()
     before = evaluate(model, tok, held)
@@ -91,17 +84,7 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--profile", default=None, help="ci, cpu or gpu (default: COURSE_PROFILE / automatic)")
-    ap.add_argument("--steps", type=int, default=None, help="optimizer steps (ci 2, cpu 24)")
-    ap.add_argument("--batch", type=int, default=None, help="examples per step (ci 2, cpu 8)")
-    ap.add_argument("--eval", type=int, default=None, help="held-out examples (ci 4, cpu 48)")
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--rank", type=int, default=8)
-    ap.add_argument("--layers", type=int, default=8, help="LoRA on the top N blocks")
-    ap.add_argument("--time-limit", type=float, default=330.0, help="stop training after this many seconds")
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=None, help="write here instead of results/")
+    ap = bench.lora_run_parser(__doc__, sizes="ci 2, cpu 24", time_limit=330.0)
     args = ap.parse_args()
     payload = main(args)
     path = results.save("sft_smollm2", payload, args.profile or get_profile(), path=args.out)

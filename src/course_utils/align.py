@@ -234,3 +234,14 @@ def lora_targets(n_layer: int, top: int) -> str:
         raise ValueError(f"top must be 1..{n_layer} blocks, not {top}")
     layers = "|".join(str(i) for i in range(n_layer - top, n_layer))
     return rf"blocks\.({layers})\.(attn\.qkv|attn\.proj|mlp\.gate_up|mlp\.down)"
+
+
+def add_lora(model, rank: int = 8, top: int = 8):
+    """Freeze the course's Llama and add LoRA (rank ``rank``, alpha = 2 x rank, no dropout) to the
+    four linear layers of its top ``top`` blocks (:func:`lora_targets`); returns peft's model."""
+    from peft import LoraConfig, get_peft_model
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
+                                            target_modules=lora_targets(model.config.n_layer, top)))

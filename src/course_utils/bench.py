@@ -144,3 +144,18 @@ def load_note() -> str:
         return (f"measured on a shared machine (load average {five:.1f} over 5 minutes on {cpus} logical CPUs): "
                 "times are upper bounds")
     return f"measured on a quiet machine (load average {five:.1f} over 5 minutes on {cpus} logical CPUs)"
+
+
+def lora_run_parser(doc: str | None, *, sizes: str, time_limit: float) -> argparse.ArgumentParser:
+    """The command line of a LoRA training run on SmolLM2 (chapter 4's SFT and DPO benchmarks): the
+    shared options plus --steps, --batch, --eval (default per profile, as ``sizes`` says), --lr,
+    --rank, --layers (LoRA on the top N blocks) and --time-limit (seconds of training)."""
+    ap = parser(doc)
+    ap.add_argument("--steps", type=int, default=None, help=f"optimizer steps ({sizes})")
+    ap.add_argument("--batch", type=int, default=None, help="examples (or pairs) per step (default per profile)")
+    ap.add_argument("--eval", type=int, default=None, help="held-out examples (default per profile)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--rank", type=int, default=8)
+    ap.add_argument("--layers", type=int, default=8, help="LoRA on the top N blocks")
+    ap.add_argument("--time-limit", type=float, default=time_limit, help="stop training after this many seconds")
+    return ap
