@@ -12,27 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from course_utils import energy, results
+from course_utils.chardata import shakespeare_chars
+from course_utils.decoding import generate
+from course_utils.models import GPT, GPTConfig
+from course_utils.runtime import get_device, get_profile, seed_everything
+from course_utils.train import TrainConfig, autocast_context, decay_groups, evaluate, make_optimizer, train
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from course_utils.chardata import shakespeare_chars  # noqa: E402
-from course_utils.decoding import generate  # noqa: E402
-from course_utils.models import GPT, GPTConfig  # noqa: E402
-from course_utils import results  # noqa: E402
-from course_utils.runtime import get_device, get_profile, seed_everything  # noqa: E402
-from course_utils.train import (TrainConfig, autocast_context, decay_groups, evaluate,  # noqa: E402
-                                make_optimizer, train)
-
-# Dense bf16 peak FLOP/s (no sparsity) from the vendors' data sheets, matched by device name.
-PEAK_BF16 = {"H100 SXM": 989e12, "H100 PCIe": 756e12, "H100 NVL": 835e12, "H100": 756e12,
-             "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10G": 70e12, "T4": 65e12,
-             "V100": 125e12, "L40S": 362e12, "RTX 4090": 165e12}
 
 RECIPES = {  # model shape and optimisation for each profile; the cpu one was tuned on 2 cores
     "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch=16, lr=5e-3, amp="measure",
@@ -152,12 +144,6 @@ def samples(model: GPT, tokenizer, device: torch.device, n_chars: int = 300) -> 
     return out
 
 
-def peak_flops(name: str) -> float | None:
-    """Dense bf16 peak of a GPU from its name (longest matching key), None if unknown."""
-    hits = [k for k in PEAK_BF16 if k.lower() in name.lower()]
-    return PEAK_BF16[max(hits, key=len)] if hits else None
-
-
 def mfu_run(device: torch.device, steps: int = 30) -> dict:
     """Model FLOPs utilisation of a GPT-2-small-shaped model (12 x 768, 1024 context) in bf16."""
     cfg = GPTConfig(vocab_size=50304, block_size=1024, n_layer=12, n_head=12, n_embd=768)
@@ -177,11 +163,11 @@ def mfu_run(device: torch.device, steps: int = 30) -> dict:
     torch.cuda.synchronize()
     tok_s = steps * x.numel() / (time.perf_counter() - t0)
     name = torch.cuda.get_device_name(device)
-    peak = peak_flops(name)
+    peak = energy.peak_flops(name, "bf16")   # the course's one table of datasheet peaks
     achieved = tok_s * GPT(cfg).flops_per_token()
     return {"gpu": name, "tokens_per_s": tok_s, "flops_per_token": GPT(cfg).flops_per_token(),
             "achieved_flops": achieved, "peak_bf16_flops": peak,
-            "mfu": achieved / peak if peak else "unknown GPU: add its peak to PEAK_BF16"}
+            "mfu": achieved / peak if peak else "unknown GPU: add its datasheet peak to course_utils.energy.ACCELERATORS"}
 
 
 def main() -> None:

@@ -28,6 +28,9 @@ def test_gpt_shakespeare_muon_recipe_runs_and_learns(tmp_path):
     assert run["steps_done"] >= 20, f"only {run['steps_done']} steps in 20 s"
     assert run["best_val_loss"] < losses[0] - 0.3
     assert not results.validate(json.loads(out.read_text()))   # stamped by course_utils.results
+    # the trained model's own text is stored with the result (3.3 shows it)
+    assert {(s["prompt"], s["decoding"].split(",")[0]) for s in run["samples"]} >= {("ROMEO:\n", "greedy")}
+    assert all(s["text"].startswith(s["prompt"]) and len(s["text"]) > len(s["prompt"]) for s in run["samples"])
 
 
 def _benchmark(name: str):
@@ -376,3 +379,18 @@ def test_stored_inference_order_result_backs_the_chapters_claim():
     rows = {r["method"]: r for r in json.loads((ROOT / "results" / "finetune_sst2_cpu.json").read_text())["rows"]}
     note = rows["probe"].get("note", "")                 # its time predates the change, and says so
     assert "by length" in note and "inference_order_cpu.json" in note
+
+
+def test_lora_alpha_r_benchmark_measures_the_three_scalings(tmp_path):
+    out = tmp_path / "lora_alpha_r.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lora_alpha_r.py"), "--profile", "ci",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rec = json.loads(out.read_text())
+    assert not results.validate(rec)
+    first = {(e["rank"], e["scaling"]): e["update_size"] for e in rec["first_step"]}
+    assert first[(2, "alpha_fixed")] > first[(8, "alpha_fixed")]          # alpha fixed: shrinks with r
+    assert first[(2, "alpha_2r")] < first[(8, "alpha_2r")]                # alpha = 2r: grows
+    assert abs(first[(2, "rslora")] / first[(8, "rslora")] - 1) < 0.2     # rsLoRA: about constant
+    assert first[(8, "alpha_fixed")] == first[(8, "alpha_2r")]            # alpha = 16 = 2r at r = 8
+    assert {(e["rank"], e["alpha"]) for e in rec["training"]} == {(2, 4.0), (2, 16.0), (8, 16.0)}
