@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from course_utils import glossary, nbtools
+from course_tools import glossary, nbtools
 
 ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "book" / "references.bib"
@@ -76,7 +76,7 @@ def cited_keys() -> dict[str, list[str]]:
 def test_glossary_page_is_current():
     expected = glossary.render(glossary.read_entries())
     assert (ROOT / glossary.OUTPUT).read_text(encoding="utf-8") == expected, \
-        "book/glossary.md is out of date: run `python -m course_utils.glossary`"
+        "book/glossary.md is out of date: run `python -m course_tools.glossary`"
 
 
 def test_every_glossary_link_resolves():

@@ -1,6 +1,6 @@
 from types import SimpleNamespace
 
-from course_utils import bookext
+from course_tools import bookext
 
 
 def js(filename, **attributes):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import data, nbtools
+from course_utils import data
+from course_tools import nbtools
 from pkgcopy import package_copy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from course_utils import glossary
+from course_tools import glossary
 
 
 def write_chapter(root, name="01_x", rows="", header="term,term_zh,definition,page"):
@@ -127,5 +127,5 @@ def test_letter_sections_and_links(tmp_path):
 def test_the_book_glossary_has_letter_navigation_and_is_current():
     entries = glossary.read_entries()
     page = (glossary.REPO_ROOT / glossary.OUTPUT).read_text(encoding="utf-8")
-    assert page == glossary.render(entries), "book/glossary.md is out of date: python -m course_utils.glossary"
+    assert page == glossary.render(entries), "book/glossary.md is out of date: python -m course_tools.glossary"
     check_letter_navigation(entries, page)

@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import grading, nbtools
+from course_utils import grading
+from course_tools import nbtools
 from course_utils.grading import Checker, GradingError, Lab, expect_close
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from course_utils import nbtools
+from course_tools import nbtools
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = nbtools.notebooks([str(ROOT / "chapters"), str(ROOT / "exercises")])

@@ -44,7 +44,11 @@ def generate_student(lab_dir: Path) -> str:
     """The student notebook text for ``lab_dir/instructor.ipynb`` (solutions and hidden tests removed)."""
     import nbformat
 
-    from course_utils import nbtools
+    try:
+        from course_tools import nbtools
+    except ImportError as err:   # the development tooling is not part of the learners' package
+        raise ImportError("writing a student notebook needs the course's development tooling: from the repository, "
+                          "run `make install` (or `pip install -e tools/`)") from err
 
     src = Path(lab_dir) / "instructor.ipynb"
     nb = nbformat.read(src, as_version=4)

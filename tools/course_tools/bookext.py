@@ -37,7 +37,7 @@ def _dedupe(app, pagename, templatename, context, doctree) -> None:
 
 def refresh_glossary(srcdir: Path) -> bool:
     """Rewrite book/glossary.md under srcdir if the chapters' glossary.csv files changed; True if it did."""
-    from course_utils import glossary
+    from course_tools import glossary
 
     if not (srcdir / "chapters").is_dir():
         return False
@@ -52,7 +52,7 @@ def refresh_glossary(srcdir: Path) -> bool:
 def _refresh(app) -> None:
     from sphinx.util import logging
 
-    from course_utils.glossary import GlossaryError
+    from course_tools.glossary import GlossaryError
 
     try:
         if refresh_glossary(Path(app.srcdir)):

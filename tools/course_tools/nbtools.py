@@ -1,8 +1,8 @@
 """Notebook hygiene: the shared setup cell, output stripping and kernelspec, as one command.
 
-    python -m course_utils.nbtools normalize chapters exercises   # fix in place
-    python -m course_utils.nbtools check chapters exercises       # report, exit 1 on problems
-    python -m course_utils.nbtools execute-cache                   # = python -m course_utils.bookbuild
+    python -m course_tools.nbtools normalize chapters exercises   # fix in place
+    python -m course_tools.nbtools check chapters exercises       # report, exit 1 on problems
+    python -m course_tools.nbtools execute-cache                   # = python -m course_tools.bookbuild
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def problems(path: Path, setup: str | None = None) -> list[str]:
     issues = []
     code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
     if any(c.get("outputs") or c.get("execution_count") for c in code):
-        issues.append("stored with outputs or execution counts (run `python -m course_utils.nbtools normalize`)")
+        issues.append("stored with outputs or execution counts (run `python -m course_tools.nbtools normalize`)")
     if not code or "".join(code[0].get("source", [])) != setup:
         issues.append("first code cell is not the shared setup cell")
     if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
@@ -98,7 +98,7 @@ BOOK_NOTEBOOKS = ["chapters/*/[0-9]*.ipynb", "exercises/*/student.ipynb"]
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "execute-cache":
-        from course_utils.bookbuild import build
+        from course_tools.bookbuild import build
 
         return 1 if build(args[1:] or None) else 0
     if not args or args[0] not in ("normalize", "check"):

@@ -1,6 +1,6 @@
 """Execute the book's notebooks into the jupyter-cache that `jupyter-book build` reads, with progress.
 
-    python -m course_utils.bookbuild            # the profile of this machine (cpu here, ci under CI=true)
+    python -m course_tools.bookbuild            # the profile of this machine (cpu here, ci under CI=true)
 
 Each notebook is executed in its own folder, as the book build would, and cached with the profile it
 ran in and a hash of what it depends on in the package (the course_utils modules it imports,
@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from course_utils.nbtools import BOOK_NOTEBOOKS, REPO_ROOT
+from course_tools.nbtools import BOOK_NOTEBOOKS, REPO_ROOT
 
 CACHE = "_build/.jupyter_cache"
 TIMES = "course_times.json"      # seconds per notebook and profile, from earlier builds (estimates)
