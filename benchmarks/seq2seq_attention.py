@@ -9,28 +9,21 @@ weight on the digit to copy per length, one heatmap of weights, sizes, environme
 """
 from __future__ import annotations
 
-import time
-
 from course_utils import results
-from course_utils.runtime import get_device, get_profile, pick, seed_everything
-from course_utils.toyseq2seq import (AttnSeq2Seq, accuracy_by_length, greedy_decode_attention, reverse_batch,
-                                     seq2seq_loss)
-from course_utils.train import TrainConfig, train
+from course_utils.runtime import get_device, get_profile, seed_everything
+from course_utils.toyseq2seq import (EVAL_LENGTHS, REVERSAL_SIZES, AttnSeq2Seq, accuracy_by_length, greedy_decode_attention,
+                                     reverse_batch, train_reversal)
 
 # the same sizes as chapters/01_history/03_seq2seq_and_beam_search.ipynb and seq2seq_reverse.py
-SIZES = pick(ci=dict(hidden=64, steps=250), cpu=dict(hidden=128, steps=3000),
-             gpu=dict(hidden=128, steps=3000))
+SIZES = REVERSAL_SIZES[get_profile()]
 
 
 def main() -> dict:
     profile, device = get_profile(), get_device()
     seed_everything(0)
     model = AttnSeq2Seq(SIZES["hidden"])
-    t0 = time.perf_counter()
-    hist = train(model, reverse_batch, TrainConfig(max_steps=SIZES["steps"], lr=3e-3, warmup_steps=20,
-                                                  weight_decay=0.0), loss_fn=seq2seq_loss, device=device)
-    seconds = time.perf_counter() - t0
-    lengths = list(range(2, 25, 2))
+    hist, seconds = train_reversal(model, SIZES["steps"], device)
+    lengths = EVAL_LENGTHS
     tok, seq = accuracy_by_length(model, lengths, device=device)
     # where the decoder looks: the share of attention on the source digit to copy (the
     # anti-diagonal), per length, and the weights for the first test sequence of length 8

@@ -7,29 +7,23 @@ Writes results/ch1_seq2seq_reverse_<profile>.json (accuracies per length, sizes,
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from course_utils import results
-from course_utils.runtime import get_device, get_profile, pick, seed_everything
-from course_utils.toyseq2seq import Seq2Seq, accuracy_by_length, reverse_batch, seq2seq_loss
-from course_utils.train import TrainConfig, train
+from course_utils.runtime import get_device, get_profile, seed_everything
+from course_utils.toyseq2seq import EVAL_LENGTHS, REVERSAL_SIZES, Seq2Seq, accuracy_by_length, train_reversal
 
 ROOT = Path(__file__).resolve().parents[1]
 # the same sizes as chapters/01_history/03_seq2seq_and_beam_search.ipynb
-SIZES = pick(ci=dict(hidden=64, steps=250), cpu=dict(hidden=128, steps=3000),
-             gpu=dict(hidden=128, steps=3000))
+SIZES = REVERSAL_SIZES[get_profile()]
 
 
 def main() -> dict:
     profile, device = get_profile(), get_device()
     seed_everything(0)
     model = Seq2Seq(SIZES["hidden"])
-    t0 = time.perf_counter()
-    hist = train(model, reverse_batch, TrainConfig(max_steps=SIZES["steps"], lr=3e-3, warmup_steps=20,
-                                                  weight_decay=0.0), loss_fn=seq2seq_loss, device=device)
-    seconds = time.perf_counter() - t0
-    lengths = list(range(2, 25, 2))
+    hist, seconds = train_reversal(model, SIZES["steps"], device)
+    lengths = EVAL_LENGTHS
     tok, seq = accuracy_by_length(model, lengths, device=device)
     result = {"benchmark": "ch1 GRU seq2seq digit reversal: accuracy vs source length",
               "sizes": SIZES, "train_lengths": [2, 16], "lengths": lengths,

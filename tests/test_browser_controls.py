@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser import html_page
 import torch
 
 from course_utils import viz
@@ -109,18 +110,9 @@ def check_generation(page) -> None:
 def test_control_changes_what_is_shown(build, check, monkeypatch):
     html = build(monkeypatch)
     assert "http" not in html and "src=" not in html, "nothing may be fetched from a CDN"
-    exe, sync_api = chromium()
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox"], headless=True)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.set_content(f"<html><body>{html}</body></html>")
-            check(page)
-            assert errors == []
-        finally:
-            browser.close()
+    with html_page(html) as (page, errors):
+        check(page)
+        assert errors == []
 
 
 @pytest.mark.parametrize("page_path, uid, check", [

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser import html_page
 
 from course_utils.quiz import Choice, Numeric, Quiz
 
@@ -33,41 +34,28 @@ def test_html_is_self_contained_and_escaped():
 
 
 def test_feedback_in_chromium():
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.skip("chromium not found (.ci/system-deps.sh)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     quiz = sample()
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox"], headless=True)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.set_content(f"<html><body>{quiz.to_html()}</body></html>")
-            q1, q2 = f"#{quiz.uid}-q1", f"#{quiz.uid}-q2"
-            assert page.text_content(f"{q1} .cq-fb") == ""
-            page.click(f"{q1} button >> nth=0")
-            assert page.text_content(f"{q1} .cq-fb") == "Not quite. No: 2 < 10 (it's \"small\")."
-            page.click(f"{q1} button >> nth=1")
-            assert page.text_content(f"{q1} .cq-fb") == "Correct. Yes: ten is the largest."
-            assert "cq-ok" in page.get_attribute(f"{q1} .cq-fb", "class")
-            page.click(f"{q2} button")
-            assert page.text_content(f"{q2} .cq-fb") == "Not quite. Type a number first."
-            page.fill(f"{q2} input", "9")
-            page.click(f"{q2} button")
-            assert page.text_content(f"{q2} .cq-fb").startswith("Not quite. Too high: 9 is not within 0.5")
-            page.fill(f"{q2} input", "7")
-            page.press(f"{q2} input", "Enter")
-            assert page.text_content(f"{q2} .cq-fb").startswith("Not quite. Too low")
-            page.fill(f"{q2} input", "8.2")
-            page.click(f"{q2} button")
-            assert page.text_content(f"{q2} .cq-fb") == "Correct. d_model / d_head = 8."
-            assert "cq-no" not in page.get_attribute(f"{q2} .cq-fb", "class")
-            assert errors == []
-        finally:
-            browser.close()
-
+    with html_page(quiz.to_html()) as (page, errors):
+        q1, q2 = f"#{quiz.uid}-q1", f"#{quiz.uid}-q2"
+        assert page.text_content(f"{q1} .cq-fb") == ""
+        page.click(f"{q1} button >> nth=0")
+        assert page.text_content(f"{q1} .cq-fb") == "Not quite. No: 2 < 10 (it's \"small\")."
+        page.click(f"{q1} button >> nth=1")
+        assert page.text_content(f"{q1} .cq-fb") == "Correct. Yes: ten is the largest."
+        assert "cq-ok" in page.get_attribute(f"{q1} .cq-fb", "class")
+        page.click(f"{q2} button")
+        assert page.text_content(f"{q2} .cq-fb") == "Not quite. Type a number first."
+        page.fill(f"{q2} input", "9")
+        page.click(f"{q2} button")
+        assert page.text_content(f"{q2} .cq-fb").startswith("Not quite. Too high: 9 is not within 0.5")
+        page.fill(f"{q2} input", "7")
+        page.press(f"{q2} input", "Enter")
+        assert page.text_content(f"{q2} .cq-fb").startswith("Not quite. Too low")
+        page.fill(f"{q2} input", "8.2")
+        page.click(f"{q2} button")
+        assert page.text_content(f"{q2} .cq-fb") == "Correct. d_model / d_head = 8."
+        assert "cq-no" not in page.get_attribute(f"{q2} .cq-fb", "class")
+        assert errors == []
 
 # Every chapter notebook with a quiz cell. STAND_INS: values a quiz takes from the run before it
 # (the test runs the quiz cell alone), by notebook; a notebook whose quiz uses none needs no entry.

@@ -154,3 +154,23 @@ def accuracy_by_length(model: Seq2Seq | AttnSeq2Seq, lengths: list[int], n: int 
         tok_acc.append((pred == tgt).float().mean().item())
         seq_acc.append((pred == tgt).all(dim=1).float().mean().item())
     return tok_acc, seq_acc
+
+
+# Chapter 1's digit-reversal runs (notebook 1.3 and benchmarks/seq2seq_*.py): sizes per profile,
+# the lengths accuracy is measured at, and the training recipe they share.
+REVERSAL_SIZES = {"ci": dict(hidden=64, steps=250), "cpu": dict(hidden=128, steps=3000),
+                  "gpu": dict(hidden=128, steps=3000)}
+EVAL_LENGTHS = list(range(2, 25, 2))
+
+
+def train_reversal(model: nn.Module, steps: int, device=None):
+    """Train a toy seq2seq model on digit reversal as chapter 1 does (AdamW at 3e-3 after 20 warm-up
+    steps, no weight decay); returns (training history, seconds)."""
+    import time
+
+    from course_utils.train import TrainConfig, train
+
+    t0 = time.perf_counter()
+    hist = train(model, reverse_batch, TrainConfig(max_steps=steps, lr=3e-3, warmup_steps=20, weight_decay=0.0),
+                 loss_fn=seq2seq_loss, device=device)
+    return hist, time.perf_counter() - t0
