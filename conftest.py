@@ -75,7 +75,7 @@ SLOW_TESTS = {
                          "test_lora_in_the_top_layers_only_leaves_the_lower_layers_out_of_the_backward_pass",
                          "test_lora_count_by_hand_matches_peft_and_merge_keeps_predictions"},
     "test_align.py": {"test_mask_covers_exactly_the_answer_tokens", "test_empty_answer_or_prompt_fails_clearly"},
-    "test_release.py": {"test_assign_and_grade_several_items_into_one_table", "test_lab_solutions_pass_under_nbval_in_strict_mode"},
+    "test_release.py": {"test_assign_and_grade_several_items_into_one_table", "test_solutions_pass_under_nbval_in_strict_mode"},
 }
 
 

@@ -99,10 +99,13 @@ def test_assign_and_grade_several_items_into_one_table(tmp_path):
     assert "no lab1_ngrams.ipynb" in carol["notes"] and "no ch02_06.ipynb" in carol["notes"]
 
 
-def test_lab_solutions_pass_under_nbval_in_strict_mode(tmp_path):
-    """Released lab solutions run as notebooks (nbval, COURSE_STRICT=1): every check passes."""
-    names = [p.parent.name for p in sorted(LABS.glob("*/instructor.ipynb"))]
-    assert main(["solutions", *names, "--labs-dir", str(LABS), "--out", str(tmp_path)]) == 0
+def test_solutions_pass_under_nbval_in_strict_mode(tmp_path):
+    """Released solutions of every lab and every exercise set run as notebooks (nbval,
+    COURSE_STRICT=1): every check passes; each starts with the course's setup cell (Colab)."""
+    assert main(["solutions", "all", "--labs-dir", str(LABS), "--instructor", str(INSTRUCTOR), "--out", str(tmp_path)]) == 0
+    assert len(list(tmp_path.glob("*_solution.ipynb"))) == len(release.all_items(LABS))
+    from course_tools.nbtools import SETUP_MARKER
+    assert all(SETUP_MARKER in "".join(code_cells(p.read_text())[:1]) for p in tmp_path.glob("ch*_solution.ipynb"))
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                            "--rootdir", str(tmp_path), *map(str, sorted(tmp_path.glob("*_solution.ipynb")))],
                           cwd=tmp_path, capture_output=True, text=True, timeout=900,

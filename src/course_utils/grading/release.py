@@ -79,8 +79,18 @@ def _chapter_notebook(key: str) -> Path:
 
 
 # --------------------------------------------------------------------------- notebooks to hand out
+def _setup_cell() -> dict:
+    """The course's shared first code cell (on Colab it installs the package the checks need)."""
+    try:
+        from course_tools.nbtools import setup_cell_source
+    except ImportError as err:   # the development tooling is not part of the learners' package
+        raise ImportError("writing hand-outs needs the course's development tooling: from the repository, "
+                          "run `make install` (or `pip install -e tools/`)") from err
+    return {"cell_type": "code", "metadata": {}, "source": setup_cell_source()}
+
+
 def _notebook(cells: list[dict], title: str) -> str:
-    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": title}] + cells,
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": title}, _setup_cell()] + cells,
           "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
                        "language_info": {"name": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
