@@ -174,3 +174,24 @@ def train_reversal(model: nn.Module, steps: int, device=None):
     hist = train(model, reverse_batch, TrainConfig(max_steps=steps, lr=3e-3, warmup_steps=20, weight_decay=0.0),
                  loss_fn=seq2seq_loss, device=device)
     return hist, time.perf_counter() - t0
+
+
+def reversal_run(model: nn.Module, name: str, description: str, profile: str, device=None,
+                 extra=None) -> dict:
+    """Chapter 1's benchmark of a toy seq2seq model: train it on digit reversal at the profile's
+    size, measure accuracy against source length, add ``extra(model)``'s entries, save the result
+    as ``name`` through course_utils.results and print it by length; returns the payload."""
+    from course_utils import results
+
+    sizes = REVERSAL_SIZES[profile]
+    hist, seconds = train_reversal(model, sizes["steps"], device)
+    tok, seq = accuracy_by_length(model, EVAL_LENGTHS, device=device)
+    result = {"benchmark": description, "sizes": sizes, "lr": 3e-3, "train_lengths": [2, 16],
+              "lengths": EVAL_LENGTHS, "token_accuracy": tok, "sequence_accuracy": seq,
+              "train_seconds": round(seconds, 1), "final_train_loss": hist.train_loss[-1],
+              **(extra(model) if extra else {})}
+    out = results.save(name, result, profile)
+    for length, t, q in zip(EVAL_LENGTHS, tok, seq):
+        print(f"length {length:2d}: digits {t:.3f}  sequences {q:.3f}")
+    print(f"wrote {out}")
+    return result
