@@ -17,9 +17,7 @@ Needs `make book` first (skipped otherwise). Run alone: `pytest tests/test_book_
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
@@ -27,18 +25,12 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 
 import book_server as bs
+from browser import CHROMIUM_ARGS, chromium_path, html_page
 
 pytestmark = pytest.mark.book
 
 HTML = bs.HTML
 SHOTS = bs.OUTPUT / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str | None:
-    """Debian's chromium (apt-get install chromium); $BOOK_TEST_CHROMIUM overrides."""
-    return os.environ.get("BOOK_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def book_pages(root: Path = HTML) -> list[str]:
@@ -450,22 +442,12 @@ def test_quiz_check_on_a_snippet():
     """check_quizzes passes a working quiz and reports one whose handlers do not run."""
     from course_utils.quiz import Choice, Numeric, Quiz
 
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("chromium not found")
-    sync_api = pytest.importorskip("playwright.sync_api")
     quiz = Quiz([Choice("Pick b", ["a", "b"], answer=1), Numeric("Two?", 2.0, tol=0.1)])
     dead = quiz.to_html().replace("onclick=", "data-onclick=")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox"], headless=True)
-        try:
-            page = browser.new_page()
-            page.set_content(f"<html><body>{quiz.to_html()}</body></html>")
-            assert check_quizzes(page) == []
-            page.set_content(f"<html><body>{dead}</body></html>")
-            assert len(check_quizzes(page)) == 2
-        finally:
-            browser.close()
+    with html_page(quiz.to_html()) as (page, _):
+        assert check_quizzes(page) == []
+        page.set_content(f"<html><body>{dead}</body></html>")
+        assert len(check_quizzes(page)) == 2
 
 
 def test_cdn_urls_map_to_local_copies():
@@ -524,18 +506,8 @@ TEX_SNIPPET = r"""<html><body>
 
 def test_raw_tex_detection_on_a_snippet():
     """The browser's candidate collection plus tex_problem(), on a page with three mistakes and decoys."""
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("chromium not found (.ci/system-deps.sh)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.set_content(TEX_SNIPPET)
-            found = page.evaluate(INSPECT_JS)["tex"]
-        finally:
-            browser.close()
+    with html_page(TEX_SNIPPET) as (page, _):
+        found = page.evaluate(INSPECT_JS)["tex"]
     bad = [t for t in found if tex_problem(t)]
     assert len(bad) == 3, found
     assert any("frac" in t for t in bad) and any("x_i" in t for t in bad) and any("sqrt" in t for t in bad)
@@ -546,20 +518,10 @@ def test_calculator_check_on_a_snippet():
     """check_calculators passes a working calculator and reports one whose script does not run."""
     from course_utils.energy import calculator_html
 
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("chromium not found (.ci/system-deps.sh)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     good = calculator_html(uid="good")
     dead = calculator_html(uid="dead").split("<script>")[0]   # what a page that drops scripts would show
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.set_content(f"<html><body>{good}{dead}</body></html>")
-            found = check_calculators(page)
-        finally:
-            browser.close()
+    with html_page(good + dead) as (page, _):
+        found = check_calculators(page)
     assert len(found) == 1 and "#dead did not change" in found[0], found
 
 
@@ -582,16 +544,6 @@ OVERFLOW_SNIPPET = """<html><body><article class="bd-article" style="width:688px
 
 def test_overflow_detection_on_a_snippet():
     """A widget wider than the column is reported; one that scrolls inside its own box, or fits, is not."""
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("chromium not found (.ci/system-deps.sh)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_content(OVERFLOW_SNIPPET)
-            found = page.evaluate(INSPECT_JS)["overflow"]
-        finally:
-            browser.close()
+    with html_page(OVERFLOW_SNIPPET, viewport={"width": 1280, "height": 900}) as (page, _):
+        found = page.evaluate(INSPECT_JS)["overflow"]
     assert len(found) == 1 and "widget-subarea" in found[0], found

@@ -55,7 +55,7 @@ def test_html_is_self_contained_and_checks_its_inputs():
 
 
 def test_the_widget_in_chromium_follows_its_sliders():
-    from test_book_browser import CHROMIUM_ARGS, chromium_path
+    from browser import CHROMIUM_ARGS, chromium_path
 
     exe = chromium_path()
     if exe is None:
