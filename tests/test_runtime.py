@@ -70,3 +70,13 @@ def test_records_say_whether_the_processor_has_bf16_instructions(capsys, monkeyp
     runtime.banner(seed=None)
     out = capsys.readouterr().out
     assert f"bf16 instructions: {'yes' if native else 'no'}" in out and "bf16_instructions" not in out
+
+
+def test_glue_returns_the_value_and_needs_no_myst_nb(monkeypatch):
+    """Notebooks glue values into the book's text; on Colab (no myst_nb) the call must not fail."""
+    import sys
+
+    from course_utils.runtime import glue
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)   # importing it now raises ImportError
+    assert glue("some_name", "0.23") == "0.23"

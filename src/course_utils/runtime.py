@@ -135,3 +135,15 @@ def banner(seed: int | None = 0) -> dict[str, object]:
     if seed is not None:
         print(f"seed:    {seed}")
     return rec
+
+
+def glue(name: str, value, display: bool = False):
+    """Put ``value`` into the book's text where it says {glue:text}`name` (MyST-NB's glue); outside
+    a book build without myst_nb (e.g. on Colab) it does nothing, and the cell's own print shows the
+    value. Returns ``value``."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=display)
+    return value
