@@ -1,14 +1,21 @@
 """Chapter 4 benchmark: preference tuning (DPO) of SmolLM2-135M-Instruct with LoRA, against a frozen reference.
 
     COURSE_PROFILE=cpu flock /tmp/course-cpu.lock .venv/bin/python benchmarks/dpo_smollm2.py
+    COURSE_PROFILE=cpu flock /tmp/course-cpu.lock .venv/bin/python benchmarks/dpo_smollm2.py --dev
 
 Preference pairs, built offline from SST-2 (course_utils.align.preference_pairs): chosen = the correct
-one-word label; rejected = the wrong label (every other pair) or a verbose off-format sentence naming
-the correct label. The policy is the model with LoRA adapters; the reference is the same model with
-the adapters switched off (so policy == reference at step 0). Measures, on held-out pairs (never in
-training): preference accuracy (the implicit reward beta * log(pi / pi_ref) ranks chosen above
-rejected; ties count one half), the drift from the reference (mean log-ratio), and the most confident
-wrong answer left. Writes results/dpo_smollm2_<profile>.json.
+one-word label; rejected = the wrong label or a verbose off-format sentence naming the correct label.
+In training the rejected kinds come in the pattern --pattern says, and the wrong-label pairs alternate
+between the two correct labels (unless --unbalanced); the held-out pairs alternate wrong label and
+verbose. The policy is the model with LoRA adapters; the reference is the same model with the adapters
+switched off (so policy == reference at step 0). Measures, on held-out pairs (never in training):
+preference accuracy (the implicit reward beta * log(pi / pi_ref) ranks chosen above rejected; ties
+count one half), the drift from the reference (mean log-ratio), and the most confident wrong answer
+left. Writes results/dpo_smollm2_<profile>.json.
+
+--dev compares the settings in DEV_CANDIDATES on a dev split of the training pool (its second half,
+which training never reaches) and writes results/dpo_smollm2_dev_<profile>.json: the defaults are
+chosen there, never on the held-out pairs.
 """
 from __future__ import annotations
 
@@ -59,18 +66,36 @@ def report(pairs: list, pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr
             "policy_prefers_chosen": (pc > pr).float().mean().item()}
 
 
-def main(args: argparse.Namespace) -> dict:
+# Settings compared by --dev on a dev split of the training pool (never on the held-out pairs):
+# (name, steps, pairs per step, rejected kinds in turn, wrong-label pairs balanced between the labels)
+DEV_CANDIDATES = [("alternate, 16 x 4", 16, 4, ("wrong label", "verbose"), False),
+                  ("alternate, balanced, 16 x 4", 16, 4, ("wrong label", "verbose"), True),
+                  ("2 wrong : 1 verbose, balanced, 16 x 4", 16, 4, ("wrong label", "wrong label", "verbose"), True),
+                  ("2 wrong : 1 verbose, balanced, 48 x 8", 48, 8, ("wrong label", "wrong label", "verbose"), True)]
+PATTERNS = {"alternate": ("wrong label", "verbose"), "2wrong": ("wrong label", "wrong label", "verbose")}
+
+
+def examples(n_eval: int, dev: bool) -> tuple[list, list]:
+    """(training pool, evaluation examples): the held-out set, or with ``dev`` a dev split taken from
+    the second half of the (shuffled) training pool, which training never reaches."""
+    train, held = align.sst2_instructions(n_eval, seed=1)
+    half = len(train) // 2
+    if not dev:
+        return train[:half], held
+    dev_set = [e for e in train[half:] if len(e.prompt.split("\n\n")[-1].split()) >= 6][:n_eval]
+    return train[:half], dev_set
+
+
+def run(args: argparse.Namespace, profile: str, steps: int, batch: int, pattern: tuple, balance: bool,
+        dev: bool = False) -> dict:
     """Train DPO for a fixed number of steps (or until the time limit); evaluate before and after."""
-    profile = args.profile or get_profile()
-    steps = args.steps or pick(ci=2, cpu=16, gpu=200, profile=profile)
-    batch = args.batch or pick(ci=2, cpu=4, gpu=16, profile=profile)
-    n_eval = args.eval or pick(ci=4, cpu=48, gpu=400, profile=profile)
-    bench.setup(args)
     seed_everything(0)
     t0 = time.perf_counter()
     model, tok = load_smollm2()
-    train, held = align.sst2_instructions(n_eval, seed=1)
-    train_pairs, held_pairs = align.preference_pairs(train[:steps * batch]), align.preference_pairs(held)
+    train, held = examples(args.eval or pick(ci=4, cpu=48, gpu=400, profile=profile), dev)
+    train_pairs = align.preference_pairs(train[:3 * steps * batch], pattern, balance)[:steps * batch]
+    held_pairs = align.preference_pairs(held)
+    assert not {p for p, *_ in train_pairs} & {p for p, *_ in held_pairs}, "evaluation prompts were trained on"
     model = align.add_lora(model, args.rank, args.layers)
     rc, rr = heldout_logps(model, tok, held_pairs, reference=True)
     before = report(held_pairs, rc, rr, rc, rr, args.beta)            # policy == reference at step 0
@@ -103,24 +128,55 @@ def main(args: argparse.Namespace) -> dict:
         "text": held_pairs[worst][0].split("\n\n")[-1], "label": held_pairs[worst][1],
         "policy_logp_correct": pc[worst].item(), "policy_logp_wrong": pr[worst].item()}
     share = lambda ps: sum(p[1] == "positive" for p in ps if p[3] == "wrong label") / max(1, sum(p[3] == "wrong label" for p in ps))
-    return {"pairs": "SST-2: chosen = correct one-word label; rejected = the wrong label or a verbose "
-                     "off-format sentence (alternately)",
+    kinds = " : ".join(f"{pattern.count(k)} {k}" for k in align.REJECTED_KINDS)
+    return {"pairs": f"SST-2: chosen = the correct one-word label; rejected = the wrong label or a verbose "
+                     f"off-format sentence naming the right one, in turn ({kinds}) in training"
+                     + ("; training's wrong-label pairs alternate positive / negative" if balance else "")
+                     + "; held-out pairs alternate wrong label and verbose",
             "method": f"DPO, beta {args.beta}, LoRA r={args.rank} on the top {args.layers} blocks, AdamW lr {args.lr}; "
                       "reference = the same model with the adapters off",
+            "evaluated_on": "dev split of the training pool" if dev else "held-out set",
             "beta": args.beta, "steps": len(history), "batch_pairs": batch, "train_pairs_seen": len(history) * batch,
-            "heldout_pairs": len(held_pairs),
-            "wrong_label_positive_share": {"train": share(train_pairs), "heldout": share(held_pairs)},
+            "pattern": list(pattern), "balanced": balance, "heldout_pairs": len(held_pairs),
+            "wrong_label_positive_share": {"train": share(train_pairs[:len(history) * batch]), "heldout": share(held_pairs)},
             "train_seconds": round(train_s, 1),
             "total_seconds": round(time.perf_counter() - t0, 1), "history": history,
             "before": before, "after": after, "confident_wrong": confident_wrong,
             "note": bench.load_note()}
 
 
+def main(args: argparse.Namespace) -> tuple[str, dict]:
+    """The measured run with the chosen settings, or (--dev) the candidate settings on the dev split."""
+    profile = args.profile or get_profile()
+    bench.setup(args)
+    if not args.dev:
+        steps = args.steps or pick(ci=2, cpu=48, gpu=200, profile=profile)
+        batch = args.batch or pick(ci=2, cpu=8, gpu=16, profile=profile)
+        return "dpo_smollm2", run(args, profile, steps, batch, PATTERNS[args.pattern], not args.unbalanced)
+    rows = []
+    for name, steps, batch, pattern, balance in DEV_CANDIDATES[:pick(ci=1, cpu=None, gpu=None, profile=profile)]:
+        r = run(args, profile, pick(ci=2, cpu=steps, gpu=steps, profile=profile), pick(ci=2, cpu=batch, gpu=batch,
+                profile=profile), pattern, balance, dev=True)
+        rows.append({"settings": name, "steps": r["steps"], "train_seconds": r["train_seconds"],
+                     "preference_accuracy": r["after"]["preference_accuracy"], "by_kind": r["after"]["by_kind"],
+                     "drift_chosen_logratio": r["after"]["drift_chosen_logratio"]})
+        print(rows[-1], flush=True)
+    return "dpo_smollm2_dev", {"evaluated_on": "dev split of the training pool (never the held-out set)",
+                               "dev_pairs": r["heldout_pairs"], "candidates": rows, "note": bench.load_note()}
+
+
 if __name__ == "__main__":
-    ap = bench.lora_run_parser(__doc__, sizes="ci 2, cpu 16", time_limit=360.0)
+    ap = bench.lora_run_parser(__doc__, sizes="ci 2, cpu 48", time_limit=360.0)
     ap.add_argument("--beta", type=float, default=0.1)
+    ap.add_argument("--pattern", choices=sorted(PATTERNS), default="2wrong",
+                    help="rejected answers in training: alternate wrong label / verbose, or 2 wrong label : 1 verbose")
+    ap.add_argument("--unbalanced", action="store_true", help="do not balance the wrong-label pairs' labels")
+    ap.add_argument("--dev", action="store_true",
+                    help="compare DEV_CANDIDATES on a dev split of the training pool (to choose settings)")
     args = ap.parse_args()
-    payload = main(args)
-    path = results.save("dpo_smollm2", payload, args.profile or get_profile(), path=args.out)
-    print({k: payload[k] for k in ("steps", "train_seconds", "total_seconds")},
-          "\nbefore", payload["before"], "\nafter ", payload["after"], f"\n-> {path}")
+    name, payload = main(args)
+    path = results.save(name, payload, args.profile or get_profile(), path=args.out)
+    if name == "dpo_smollm2":
+        print({k: payload[k] for k in ("steps", "train_seconds", "total_seconds")},
+              "\nbefore", payload["before"], "\nafter ", payload["after"])
+    print(f"-> {path}")

@@ -153,6 +153,21 @@ def test_instruction_sources_and_preference_pairs():
     assert len(pairs) == 2
 
 
+def test_balanced_preference_pairs_alternate_the_correct_label():
+    labels = [1] * 9 + [0] * 3                       # skewed like SST-2's positive majority, more so
+    ex = align.sentiment_examples([f"review {i}" for i in range(12)], labels)
+    plain = align.preference_pairs(ex, pattern=("wrong label",))
+    assert [c for _, c, _, _ in plain[:4]] == ["positive"] * 4          # the data's skew passes through
+    pairs = align.preference_pairs(ex, pattern=("wrong label", "wrong label", "verbose"), balance=True)
+    wrong = [c for _, c, _, k in pairs if k == "wrong label"]
+    assert wrong == ["positive", "negative"] * 3 + ["positive"]     # stops when 'negative' runs out
+    assert [k for *_, k in pairs[:3]] == ["wrong label", "wrong label", "verbose"]
+    assert len({p for p, *_ in pairs}) == len(pairs)  # no example used twice
+    assert all(r != c for _, c, r, _ in pairs)
+    with pytest.raises(ValueError, match="pattern"):
+        align.preference_pairs(ex, pattern=("wrong answer",))
+
+
 def test_follows_format():
     assert align.follows_format("positive") and align.follows_format(" negative\n")
     assert not align.follows_format("Positive.") and not align.follows_format("The review is positive")

@@ -394,3 +394,42 @@ def test_lora_alpha_r_benchmark_measures_the_three_scalings(tmp_path):
     assert abs(first[(2, "rslora")] / first[(8, "rslora")] - 1) < 0.2     # rsLoRA: about constant
     assert first[(8, "alpha_fixed")] == first[(8, "alpha_2r")]            # alpha = 16 = 2r at r = 8
     assert {(e["rank"], e["alpha"]) for e in rec["training"]} == {(2, 4.0), (2, 16.0), (8, 16.0)}
+
+
+def _script(name: str):
+    """A benchmark script imported as a module (its main block does not run)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dpo_dev_split_never_touches_the_heldout_set_or_the_training_half():
+    dpo = _script("dpo_smollm2")
+    train, held = dpo.examples(48, dev=False)
+    train_dev, dev = dpo.examples(48, dev=True)
+    assert train == train_dev and len(held) == len(dev) == 48
+    prompts = lambda xs: {e.prompt for e in xs}
+    assert not prompts(dev) & prompts(held) and not prompts(dev) & prompts(train)
+    assert not prompts(held) & prompts(train)
+
+
+def test_dpo_benchmark_runs_and_records_its_settings(tmp_path):
+    import os
+
+    env = {**os.environ, "COURSE_PROFILE": "ci"}
+    for extra, name in (([], "held"), (["--dev"], "dev")):
+        out = tmp_path / f"{name}.json"
+        done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "dpo_smollm2.py"), "--out", str(out), *extra],
+                              capture_output=True, text=True, timeout=900, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        doc = json.loads(out.read_text())
+        assert doc["profile"] == "ci" and doc["environment"]["processor"]
+        if name == "held":
+            assert doc["evaluated_on"] == "held-out set" and doc["steps"] == 2 and doc["balanced"]
+            assert doc["before"]["preference_accuracy"] == 0.5 and len(doc["history"]) == 2
+        else:
+            (row,) = doc["candidates"]
+            assert doc["evaluated_on"].startswith("dev split") and 0 <= row["preference_accuracy"] <= 1

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import re
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -170,18 +172,47 @@ def dpo_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Ten
     return -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
 
 
-def preference_pairs(examples: Sequence[Instruction]) -> list[tuple[str, str, str, str]]:
+REJECTED_KINDS = ("wrong label", "verbose")
+
+
+def preference_pairs(examples: Sequence[Instruction], pattern: Sequence[str] = REJECTED_KINDS,
+                     balance: bool = False) -> list[tuple[str, str, str, str]]:
     """(prompt, chosen, rejected, kind) from sentiment examples: chosen is the correct one-word label;
-    rejected alternates between the wrong label ('wrong label') and a verbose off-format sentence
-    that names the correct label ('verbose')."""
+    the rejected answers follow ``pattern`` in turn: 'wrong label' (the other label, a content error)
+    or 'verbose' (an off-format sentence naming the correct label, a style error).
+
+    With ``balance`` the wrong-label pairs alternate between the two correct labels (examples of each
+    label are taken in order; pairing stops when the label needed next runs out), so that preferring
+    one label whatever the review cannot win them."""
+    unknown = sorted(set(pattern) - set(REJECTED_KINDS))
+    if not pattern or unknown:
+        raise ValueError(f"pattern must be a non-empty sequence of {REJECTED_KINDS}, got {tuple(pattern)}")
+    sentiment = [x for x in examples if x.task == "sentiment"]
+    if balance:
+        sentiment = _balanced_order(sentiment, pattern)
     out = []
-    for i, e in enumerate(x for x in examples if x.task == "sentiment"):
-        if i % 2 == 0:
-            wrong = LABEL_WORDS[1 - LABEL_WORDS.index(e.answer)]
-            out.append((e.prompt, e.answer, wrong, "wrong label"))
-        else:
-            out.append((e.prompt, e.answer, f"The sentiment of this review is {e.answer}.", "verbose"))
+    for e, kind in zip(sentiment, itertools.cycle(pattern)):
+        wrong = LABEL_WORDS[1 - LABEL_WORDS.index(e.answer)]
+        out.append((e.prompt, e.answer, wrong if kind == "wrong label" else
+                    f"The sentiment of this review is {e.answer}.", kind))
     return out
+
+
+def _balanced_order(examples: list[Instruction], pattern: Sequence[str]) -> list[Instruction]:
+    """``examples`` reordered so that the ones falling on 'wrong label' slots of ``pattern``
+    alternate positive / negative; 'verbose' slots take the label with more examples left."""
+    queues = {w: deque(e for e in examples if e.answer == w) for w in LABEL_WORDS}
+    order, n_wrong = [], 0
+    for kind in itertools.cycle(pattern):
+        if kind == "wrong label":
+            queue = queues[LABEL_WORDS[(n_wrong + 1) % 2]]      # positive first
+            n_wrong += 1
+        else:
+            queue = max(queues.values(), key=len)
+        if not queue:
+            return order
+        order.append(queue.popleft())
+    return order
 
 
 @torch.no_grad()
