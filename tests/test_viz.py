@@ -84,6 +84,28 @@ def test_book_style_and_png_dpi():
     assert viz.png_dpi(b"GIF89a") is None
 
 
+@pytest.mark.parametrize("n", [4, 15, 25, 40])
+def test_heatmap_of_many_long_labels_stays_legible_in_the_column(n):
+    """Notebook 5.2's page-similarity heatmap (25 long page names in the cpu profile) rendered 14.5 in
+    wide, too wide for its text to stay legible in the book's column; the heatmap caps its size."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    labels = [f"05 applications/{i:02d} a long page name of the book" for i in range(n)]
+    with plt.rc_context(viz.figure_style()):
+        ax = viz.heatmap(np.random.default_rng(0).random((n, n)), labels, labels, title="pages", annotate=False)
+        buf = io.BytesIO()
+        ax.figure.savefig(buf, format="png", bbox_inches="tight")     # as the notebook's inline backend does
+        plt.close(ax.figure)
+    width_px, height_px = Image.open(buf).size
+    assert width_px / viz.FIGURE_DPI <= viz.max_figure_width_in(), f"{width_px} px wide"
+    assert ax.get_xticklabels()[0].get_fontsize() >= viz.MIN_FONT_PT
+
+
 def switcher_states():
     controls = [("a", "a", [1, 2]), ("flag", "flag", ["yes", "no"])]
     states = {(a, f): (np.full((2, 3), a / 4 + (f == "yes") / 2), f"a={a} flag={f}") for a in (1, 2) for f in ("yes", "no")}

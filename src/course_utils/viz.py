@@ -33,7 +33,8 @@ def heatmap(weights, row_labels: Sequence[str] | None = None, col_labels: Sequen
     w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=float)
     if w.ndim != 2:
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {w.shape}; select one head/batch first")
-    ax = ax or plt.subplots(figsize=(1 + 0.5 * w.shape[1], 1 + 0.45 * w.shape[0]))[1]
+    own = ax is None
+    ax = ax or plt.subplots(figsize=(min(1 + 0.5 * w.shape[1], max_figure_width_in()), 1 + 0.45 * w.shape[0]))[1]
     im = ax.imshow(w, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     if row_labels is not None:
@@ -48,7 +49,22 @@ def heatmap(weights, row_labels: Sequence[str] | None = None, col_labels: Sequen
                 ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if w[i, j] < (np.nanmax(w) + np.nanmin(w)) / 2 else "black")
     ax.set(title=title, xlabel="key position (attended to)", ylabel="query position")
+    if own:
+        fit_column(ax.figure)
     return ax
+
+
+def fit_column(fig, max_width_in: float | None = None) -> None:
+    """Narrow ``fig`` until the image the notebook saves (its tight bounding box, tick labels
+    included) is at most ``max_width_in`` (default :func:`max_figure_width_in`) wide, so that its
+    text stays legible in the book's column. Set axis labels and ticks first."""
+    limit = 0.98 * (max_width_in or max_figure_width_in())
+    for _ in range(4):
+        width = fig.get_tightbbox(fig.canvas.get_renderer()).width      # inches
+        if width <= limit:
+            return
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(max(2.0, w - (width - limit) - 0.05), h)
 
 
 def attention_view(attentions, tokens: Sequence[str], kind: str = "head", **kwargs):
