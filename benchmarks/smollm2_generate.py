@@ -8,15 +8,17 @@ greedy: ``Llama.generate`` (course_utils.models.llama) and ``LlamaForCausalLM.ge
 (transformers) produce the same new tokens (asserted), timed in interleaved rounds in one process.
 The entry gives tokens/s of each (median over rounds, prefill included) and their ratio (also the
 ratio of the fastest rounds and of each round's pair, since other work on a shared machine slows
-some rounds); any gain
-comes from the model code only (preallocated KV cache, fused q/k/v and gate/up products, rotary
-tables computed once, one-query attention without the fused kernel), since the matrix products
-are the same.
+some rounds). Any gain comes from the model code only: a preallocated KV cache, fused q/k/v and
+gate/up products, rotary tables computed once, one-query attention without the fused kernel, and
+above all how each one-row product is called (``course_utils.models.llama.Linear``: the weight's
+two halves as one batched product instead of PyTorch's matrix-vector kernel; same arithmetic,
+another order of the sums).
 
 Decoding one token reads every weight once, so it is limited by memory bandwidth: the entry also
-measures the bandwidth of a large tensor copy in the same run (bytes read + written per second)
-and reports the share of it that decoding reaches (weight bytes per token x tokens/s / copy
-bandwidth). Writes results/smollm2_generate_<profile>.json through course_utils.results.
+measures the bandwidth of a large tensor copy in the same run (bytes read + written per second),
+the share of it that decoding reaches (weight bytes per token x tokens/s / copy bandwidth), and
+the rate at which each way of calling the one-row product streams the model's weights.
+Writes results/smollm2_generate_<profile>.json through course_utils.results.
 """
 from __future__ import annotations
 
@@ -54,6 +56,31 @@ def weight_bytes(model: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
+def matvec_rates(model: torch.nn.Module, repeats: int = 5) -> dict:
+    """Bytes/s of weights streamed by one-row products over every linear layer of ``model`` (best
+    of ``repeats`` passes): ``F.linear`` (PyTorch's matrix-vector kernel) against the course's
+    ``Linear`` (a batched product of the weight's two halves)."""
+    import torch.nn.functional as F
+
+    from course_utils.models.llama import Linear
+
+    layers = [m for m in model.modules() if isinstance(m, Linear)]
+    rows = {m.in_features: torch.randn(1, 1, m.in_features, dtype=m.weight.dtype) for m in layers}
+    total = sum(m.weight.numel() * m.weight.element_size() for m in layers)
+    ways = {"F.linear": lambda m: F.linear(rows[m.in_features], m.weight), "two halves (course Linear)": lambda m: m(rows[m.in_features])}
+    rates = {}
+    with torch.no_grad():
+        for name, fn in ways.items():
+            best = float("inf")
+            for _ in range(repeats + 1):                  # the first pass warms up
+                t0 = time.perf_counter()
+                for m in layers:
+                    fn(m)
+                best = min(best, time.perf_counter() - t0)
+            rates[name] = round(total / best / 1e9, 3)
+    return rates
+
+
 def run(profile: str, new_tokens: int, rounds: int, dtype: str, threads: int | None) -> dict:
     """Time both generates on the same prompt; return the payload for results.save."""
     if threads:
@@ -77,6 +104,7 @@ def run(profile: str, new_tokens: int, rounds: int, dtype: str, threads: int | N
             times[name].append(time.perf_counter() - t0)
     rate = {k: new_tokens / statistics.median(v) for k, v in times.items()}
     bw = copy_bandwidth(pick(ci=64, cpu=512, gpu=512, profile=profile))
+    matvec = matvec_rates(model, repeats=pick(ci=1, cpu=5, gpu=5, profile=profile))
     per_token = weight_bytes(model)
     decode_bw = per_token * rate["ours"]
     return {
@@ -95,6 +123,7 @@ def run(profile: str, new_tokens: int, rounds: int, dtype: str, threads: int | N
         "copy_bandwidth_GBps": round(bw / 1e9, 3),
         "decode_bandwidth_GBps": round(decode_bw / 1e9, 3),
         "bandwidth_share": round(decode_bw / bw, 4),
+        "one_row_product_GBps": matvec,               # the kernel choice behind the speed-up
         "load_average_1min": round(os.getloadavg()[0], 2),   # other work on a shared machine
     }
 
@@ -113,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
                   args.rounds or pick(ci=1, cpu=5, gpu=5, profile=profile), args.dtype, args.threads)
     path = results.save("smollm2_generate", payload, profile, path=args.out)
     print({k: payload[k] for k in ("ours_tokens_per_s", "transformers_tokens_per_s", "speedup", "speedup_best",
-                                   "speedup_per_round", "copy_bandwidth_GBps", "bandwidth_share")})
+                                   "speedup_per_round", "copy_bandwidth_GBps", "bandwidth_share", "one_row_product_GBps")})
     print(f"wrote {path}")
 
 

@@ -90,6 +90,27 @@ def test_hf_state_dict_round_trip_and_parameter_count():
     assert model.num_params() == sum(p.numel() for p in L.to_transformers(model).parameters())
 
 
+def test_linear_one_row_is_a_batched_product_of_the_two_halves(monkeypatch):
+    torch.manual_seed(0)
+    lin, plain = L.Linear(48, 30, bias=True), torch.nn.Linear(48, 30)
+    plain.load_state_dict(lin.state_dict())
+    calls = []
+    bmm = torch.bmm
+    monkeypatch.setattr(torch, "bmm", lambda *a: calls.append(a[0].shape) or bmm(*a))
+    x = torch.randn(1, 1, 48)
+    torch.testing.assert_close(lin(x), plain(x), atol=1e-6, rtol=1e-6)
+    assert calls == [(2, 15, 48)]                    # one row: the weight's two halves, batched
+    rows = torch.randn(3, 5, 48)
+    assert torch.equal(lin(rows), plain(rows)) and len(calls) == 1     # several rows: F.linear itself
+    odd = L.Linear(48, 31, bias=False)
+    assert torch.equal(odd(x), torch.nn.functional.linear(x, odd.weight)) and len(calls) == 1
+    half = L.Linear(48, 30, bias=False).to(torch.bfloat16)              # bf16: its own kernel, F.linear
+    assert torch.equal(half(x.bfloat16()), torch.nn.functional.linear(x.bfloat16(), half.weight)) and len(calls) == 1
+    x.requires_grad_(True)
+    lin(x).sum().backward()                           # it trains like nn.Linear
+    torch.testing.assert_close(x.grad[0, 0], lin.weight.sum(0), atol=1e-6, rtol=1e-6)
+
+
 def test_kv_cache_equals_recomputation():
     model = _tiny()
     idx = torch.randint(0, 97, (2, 9))

@@ -19,7 +19,6 @@ from torch import nn
 from course_utils.decoding import pick_next
 
 
-
 @dataclass
 class LlamaConfig:
     """Shape of a :class:`Llama` (defaults: SmolLM2-135M): vocabulary, context, depth, heads, widths."""
@@ -95,6 +94,24 @@ def apply_rotary_fast(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tens
     return torch.addcmul(x * cos, x.roll(x.size(-1) // 2, dims=-1), sin_signed)
 
 
+class Linear(nn.Linear):
+    """``nn.Linear`` whose one-row product in float32 on a CPU (batch-1 decoding) is a batched product
+    of the weight's two halves: decoding streams every weight once per token, and on the processor
+    the course measured PyTorch's matrix-vector kernel streams them more slowly than its batched
+    product does (both rates, and the processor: ``benchmarks/smollm2_generate.py``). Same arithmetic,
+    another order of the sums (float32 rounding). Several rows, bf16 (its own kernel, which the split
+    slows down) and other devices use ``F.linear``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, w = self.out_features, self.weight
+        if (x.device.type != "cpu" or w.dtype != torch.float32 or x.shape[:-1].numel() != 1 or out % 2
+                or not w.is_contiguous()):
+            return F.linear(x, w, self.bias)
+        column = x.reshape(1, -1).t().expand(2, -1, -1)          # the row as an (in, 1) column, twice
+        y = torch.bmm(w.view(2, out // 2, -1), column).reshape(*x.shape[:-1], out)
+        return y if self.bias is None else y + self.bias
+
+
 class KVCache:
     """Keys and values of every layer, preallocated: (n_layer, batch, n_kv_head, max_len, head_dim).
 
@@ -132,8 +149,8 @@ class GroupedQueryAttention(nn.Module):
         self.cfg = cfg
         hd = cfg.head_dim
         self.sizes = [cfg.n_head * hd, cfg.n_kv_head * hd, cfg.n_kv_head * hd]
-        self.qkv = nn.Linear(cfg.d_model, sum(self.sizes), bias=False)
-        self.proj = nn.Linear(cfg.n_head * hd, cfg.d_model, bias=False)
+        self.qkv = Linear(cfg.d_model, sum(self.sizes), bias=False)
+        self.proj = Linear(cfg.n_head * hd, cfg.d_model, bias=False)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
                 cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
@@ -152,7 +169,6 @@ class GroupedQueryAttention(nn.Module):
                                                enable_gqa=c.n_kv_head != c.n_head)
         return self.proj(y.transpose(1, 2).reshape(b, t, c.n_head * hd))
 
-
     def _decode_one(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Attention of one query position: query head h reads key/value head h // (n_head / n_kv_head).
 
@@ -169,8 +185,8 @@ class SwiGLU(nn.Module):
 
     def __init__(self, cfg: LlamaConfig) -> None:
         super().__init__()
-        self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.d_ff, bias=False)
-        self.down = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
+        self.gate_up = Linear(cfg.d_model, 2 * cfg.d_ff, bias=False)
+        self.down = Linear(cfg.d_ff, cfg.d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up(x).chunk(2, dim=-1)
@@ -206,7 +222,7 @@ class Llama(nn.Module):
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head = Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
             self.head.weight = self.tok_emb.weight
         cos, sin = rope_tables(cfg.context, cfg.head_dim, cfg.rope_base)   # computed once
