@@ -59,8 +59,11 @@ def report(pairs: list, pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr
     """Preference accuracy overall and per kind of rejected answer, drift, mean reward margin."""
     margin = beta * ((pc - rc) - (pr - rr))
     kinds = sorted({k for *_, k in pairs})
+    wrong = {a: [i for i, p in enumerate(pairs) if p[3] == "wrong label" and p[1] == a] for a in align.LABEL_WORDS}
     return {"preference_accuracy": preference_accuracy(margin),
             "by_kind": {k: preference_accuracy(margin[[i for i, p in enumerate(pairs) if p[3] == k]]) for k in kinds},
+            "wrong_label_by_answer": {a: {"pairs": len(ix), "accuracy": preference_accuracy(margin[ix]) if ix else None}
+                                      for a, ix in wrong.items()},
             "mean_reward_margin": margin.mean().item(),
             "drift_chosen_logratio": (pc - rc).mean().item(), "drift_rejected_logratio": (pr - rr).mean().item(),
             "policy_prefers_chosen": (pc > pr).float().mean().item()}
@@ -95,6 +98,9 @@ def run(args: argparse.Namespace, profile: str, steps: int, batch: int, pattern:
     train, held = examples(args.eval or pick(ci=4, cpu=48, gpu=400, profile=profile), dev)
     train_pairs = align.preference_pairs(train[:3 * steps * batch], pattern, balance)[:steps * batch]
     held_pairs = align.preference_pairs(held)
+    if len(train_pairs) < steps * batch:
+        raise ValueError(f"{len(train_pairs)} training pairs for {steps} steps of {batch}: the pool is too small "
+                         "for the balanced pattern; use fewer steps or a smaller batch")
     assert not {p for p, *_ in train_pairs} & {p for p, *_ in held_pairs}, "evaluation prompts were trained on"
     model = align.add_lora(model, args.rank, args.layers)
     rc, rr = heldout_logps(model, tok, held_pairs, reference=True)

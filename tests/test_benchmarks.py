@@ -430,6 +430,8 @@ def test_dpo_benchmark_runs_and_records_its_settings(tmp_path):
         if name == "held":
             assert doc["evaluated_on"] == "held-out set" and doc["steps"] == 2 and doc["balanced"]
             assert doc["before"]["preference_accuracy"] == 0.5 and len(doc["history"]) == 2
+            by_answer = doc["after"]["wrong_label_by_answer"]
+            assert sum(v["pairs"] for v in by_answer.values()) == (doc["heldout_pairs"] + 1) // 2   # alternate kinds
         else:
             (row,) = doc["candidates"]
             assert doc["evaluated_on"].startswith("dev split") and 0 <= row["preference_accuracy"] <= 1
