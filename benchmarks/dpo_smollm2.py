@@ -71,11 +71,11 @@ def report(pairs: list, pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr
 
 # Settings compared by --dev on a dev split of the training pool (never on the held-out pairs):
 # (name, steps, pairs per step, rejected kinds in turn, wrong-label pairs balanced between the labels)
-DEV_CANDIDATES = [("alternate, 16 x 4", 16, 4, ("wrong label", "verbose"), False),
-                  ("alternate, balanced, 16 x 4", 16, 4, ("wrong label", "verbose"), True),
-                  ("2 wrong : 1 verbose, balanced, 16 x 4", 16, 4, ("wrong label", "wrong label", "verbose"), True),
-                  ("2 wrong : 1 verbose, balanced, 48 x 8", 48, 8, ("wrong label", "wrong label", "verbose"), True)]
 PATTERNS = {"alternate": ("wrong label", "verbose"), "2wrong": ("wrong label", "wrong label", "verbose")}
+DEV_CANDIDATES = [("alternate, 16 x 4", 16, 4, PATTERNS["alternate"], False),
+                  ("alternate, balanced, 16 x 4", 16, 4, PATTERNS["alternate"], True),
+                  ("2 wrong : 1 verbose, balanced, 16 x 4", 16, 4, PATTERNS["2wrong"], True),
+                  ("2 wrong : 1 verbose, balanced, 48 x 8", 48, 8, PATTERNS["2wrong"], True)]
 
 
 def examples(n_eval: int, dev: bool) -> tuple[list, list]:
@@ -85,7 +85,7 @@ def examples(n_eval: int, dev: bool) -> tuple[list, list]:
     half = len(train) // 2
     if not dev:
         return train[:half], held
-    dev_set = [e for e in train[half:] if len(e.prompt.split("\n\n")[-1].split()) >= 6][:n_eval]
+    dev_set = [e for e in train[half:] if len(align.input_text(e.prompt).split()) >= 6][:n_eval]
     return train[:half], dev_set
 
 
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace, profile: str, steps: int, batch: int, pattern:
     wrong = [i for i, p in enumerate(held_pairs) if p[3] == "wrong label"]
     worst = min(wrong, key=lambda i: (pc[i] - pr[i]).item()) if wrong else None
     confident_wrong = None if worst is None else {
-        "text": held_pairs[worst][0].split("\n\n")[-1], "label": held_pairs[worst][1],
+        "text": align.input_text(held_pairs[worst][0]), "label": held_pairs[worst][1],
         "policy_logp_correct": pc[worst].item(), "policy_logp_wrong": pr[worst].item()}
     share = lambda ps: sum(p[1] == "positive" for p in ps if p[3] == "wrong label") / max(1, sum(p[3] == "wrong label" for p in ps))
     kinds = " : ".join(f"{pattern.count(k)} {k}" for k in align.REJECTED_KINDS)

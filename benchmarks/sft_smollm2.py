@@ -32,7 +32,7 @@ def evaluate(model, tok, examples: list[align.Instruction], batch: int = 16) -> 
                   .item() for i in range(0, len(examples), batch)]
     return {"format_rate": sum(fmt) / len(fmt), "accuracy": sum(correct) / len(correct),
             "answer_loss": sum(losses) / len(losses),
-            "examples": [{"text": e.prompt.split("\n\n")[-1], "label": e.answer, "answer": a}
+            "examples": [{"text": align.input_text(e.prompt), "label": e.answer, "answer": a}
                          for e, a in zip(examples[:6], answers[:6])]}
 
 

@@ -29,9 +29,10 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from course_utils import results
-from course_utils.models.llama import load_smollm2, to_transformers
+from course_utils.models.llama import Linear, load_smollm2, to_transformers
 from course_utils.runtime import get_profile, pick
 
 PROMPT = "Write a short story about a robot who learns to paint."
@@ -60,10 +61,6 @@ def matvec_rates(model: torch.nn.Module, repeats: int = 5) -> dict:
     """Bytes/s of weights streamed by one-row products over every linear layer of ``model`` (best
     of ``repeats`` passes): ``F.linear`` (PyTorch's matrix-vector kernel) against the course's
     ``Linear`` (a batched product of the weight's two halves)."""
-    import torch.nn.functional as F
-
-    from course_utils.models.llama import Linear
-
     layers = [m for m in model.modules() if isinstance(m, Linear)]
     rows = {m.in_features: torch.randn(1, 1, m.in_features, dtype=m.weight.dtype) for m in layers}
     total = sum(m.weight.numel() * m.weight.element_size() for m in layers)

@@ -141,6 +141,7 @@ def test_split_is_deterministic_and_never_overlaps():
 def test_instruction_sources_and_preference_pairs():
     ex = align.sentiment_examples(["good", "bad"], [1, 0])
     assert [e.answer for e in ex] == ["positive", "negative"] and ex[0].prompt.endswith("good")
+    assert align.input_text(ex[1].prompt) == "bad" and align.input_text("no paragraphs") == "no paragraphs"
     with pytest.raises(ValueError, match="labels"):
         align.sentiment_examples(["x"], [0, 1])
     tr = align.translation_examples([("Hi.", "你好。")])

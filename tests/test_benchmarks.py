@@ -396,18 +396,8 @@ def test_lora_alpha_r_benchmark_measures_the_three_scalings(tmp_path):
     assert {(e["rank"], e["alpha"]) for e in rec["training"]} == {(2, 4.0), (2, 16.0), (8, 16.0)}
 
 
-def _script(name: str):
-    """A benchmark script imported as a module (its main block does not run)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_dpo_dev_split_never_touches_the_heldout_set_or_the_training_half():
-    dpo = _script("dpo_smollm2")
+    dpo = _benchmark("dpo_smollm2")
     train, held = dpo.examples(48, dev=False)
     train_dev, dev = dpo.examples(48, dev=True)
     assert train == train_dev and len(held) == len(dev) == 48

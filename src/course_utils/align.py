@@ -42,6 +42,11 @@ class Instruction:
     task: str
 
 
+def input_text(prompt: str) -> str:
+    """The text an instruction's prompt is about (the review, the sentence): its last paragraph."""
+    return prompt.split("\n\n")[-1]
+
+
 def sentiment_examples(texts: Sequence[str], labels: Sequence[int]) -> list[Instruction]:
     """SST-2 sentences -> the one-word answer ``positive`` / ``negative``."""
     if len(texts) != len(labels):
@@ -253,7 +258,7 @@ def sst2_instructions(n_eval: int, seed: int = 0) -> tuple[list[Instruction], li
     train, held = split_heldout(sentiment_examples(texts, labels), fraction=0.1)
     rng = random.Random(seed)
     rng.shuffle(train)
-    held = [e for e in held if len(e.prompt.split("\n\n")[-1].split()) >= 6]
+    held = [e for e in held if len(input_text(e.prompt).split()) >= 6]
     rng.shuffle(held)
     return train, held[:n_eval]
 
