@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from course_utils import results
+from scripts import benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,19 +34,8 @@ def test_gpt_shakespeare_muon_recipe_runs_and_learns(tmp_path):
     assert all(s["text"].startswith(s["prompt"]) and len(s["text"]) > len(s["prompt"]) for s in run["samples"])
 
 
-def _benchmark(name: str):
-    """A script of benchmarks/ imported as a module (its functions, not its main)."""
-    import importlib
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-
-
 def test_muon_adamw_splits_parameters():
-    MuonAdamW = _benchmark("gpt_shakespeare").MuonAdamW
+    MuonAdamW = benchmark("gpt_shakespeare").MuonAdamW
     import torch
 
     from course_utils.models import GPT, GPTConfig
@@ -69,7 +59,7 @@ def test_muon_adamw_splits_parameters():
 
 
 def test_combine_seeds_reports_mean_spread_and_per_seed_values():
-    bench = _benchmark("finetune_sst2")
+    bench = benchmark("finetune_sst2")
     runs = [{"method": "lora", "seed": s, "dev_accuracy": d, "test_accuracy": t, "samples_per_second": v,
              "train_seconds": 240.0, "examples_seen": n, "peak_memory_mb": m, "settings": {"rank": 7},
              "_predictions": {"dev_p_positive": [s]}}
@@ -88,7 +78,7 @@ def test_combine_seeds_reports_mean_spread_and_per_seed_values():
 
 
 def test_benchmark_overrides_parse_to_config_values():
-    parse = _benchmark("finetune_sst2").parse_overrides
+    parse = benchmark("finetune_sst2").parse_overrides
     assert parse(["lora_layers=2,3,4,5", "rank=10", "lr=3e-3", "train_pooler=yes", "dropout=0"]) == {
         "lora_layers": (2, 3, 4, 5), "rank": 10, "lr": 3e-3, "train_pooler": True, "dropout": 0.0}
     assert parse(["lora_layers=all"]) == {"lora_layers": None}
@@ -106,7 +96,7 @@ def test_finetune_recipes_reach_the_config(monkeypatch):
     profiles with the 4-minute one; ``--recipe`` and ``--set``/``--lr`` still override it."""
     from course_utils import finetune as ft
 
-    bench = _benchmark("finetune_sst2")
+    bench = benchmark("finetune_sst2")
     assert bench.default_recipe("gpu") == "passes"
     assert bench.default_recipe("cpu") == bench.default_recipe("ci") == "budget"
     passes, budget = bench.RECIPES["passes"], bench.RECIPES["budget"]
@@ -156,7 +146,7 @@ def test_finetune_benchmark_runs_seeds_and_writes_rows(tmp_path):
     assert len(row["dev_accuracy_per_seed"]) == 2 and 0.0 <= row["dev_accuracy"] <= 1.0
     assert row["dev_accuracy"] == pytest.approx(sum(row["dev_accuracy_per_seed"]) / 2, abs=1e-4)
     assert "environment" in res and res["date"] and row["date"]
-    defaults = _benchmark("finetune_sst2").METHOD_SETTINGS["lora"]     # the method's settings reach its config
+    defaults = benchmark("finetune_sst2").METHOD_SETTINGS["lora"]     # the method's settings reach its config
     assert row["settings"]["batch_size"] == defaults["batch_size"] and row["settings"]["lr"] == defaults["lr"]
     assert row["settings"]["max_seconds"] == 4 and res["settings"]["max_seconds"] == 4   # --set reaches the record
     assert row["settings"]["lora_layers"] == list(defaults["lora_layers"])
@@ -185,7 +175,7 @@ def test_stored_tuned_three_pass_runs_used_the_passes_recipe():
     res = results.load("finetune_sst2_3epochs_tuned", "cpu")
     assert res is not None, "results/finetune_sst2_3epochs_tuned_cpu.json is missing (see the benchmark's docstring)"
     (row,) = res["rows"]
-    recipe = _benchmark("finetune_sst2").RECIPES["passes"]["full"]
+    recipe = benchmark("finetune_sst2").RECIPES["passes"]["full"]
     st, before = row["settings"], {r["method"]: r for r in results.load("finetune_sst2_3epochs", "cpu")["rows"]}["full"]
     assert row["method"] == "full" and (st["lr"], st["dropout"]) == (recipe["lr"], recipe["dropout"])
     assert st["epochs"] == 3 and st["max_seconds"] is None and row["stopped"] == ""
@@ -206,7 +196,7 @@ def test_stored_tuned_three_pass_runs_used_the_passes_recipe():
 def test_finetune_results_are_saved_method_by_method(tmp_path):
     """Each method's row is merged into the file as soon as it is done: older rows of other
     methods and hand-written records stay, and the predictions file gains that method only."""
-    bench = _benchmark("finetune_sst2")
+    bench = benchmark("finetune_sst2")
     out = tmp_path / "ft_gpu.json"
     out.write_text(json.dumps({"rows": [{"method": "lora", "dev_accuracy": 0.5}], "note": "kept"}))
     full = {"method": "full", "dev_accuracy": 0.9, "_predictions": {"dev_p_positive": [0.25]}}
@@ -397,7 +387,7 @@ def test_lora_alpha_r_benchmark_measures_the_three_scalings(tmp_path):
 
 
 def test_dpo_dev_split_never_touches_the_heldout_set_or_the_training_half():
-    dpo = _benchmark("dpo_smollm2")
+    dpo = benchmark("dpo_smollm2")
     train, held = dpo.examples(48, dev=False)
     train_dev, dev = dpo.examples(48, dev=True)
     assert train == train_dev and len(held) == len(dev) == 48

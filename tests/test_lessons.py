@@ -13,6 +13,7 @@ from course_utils.chardata import shakespeare_chars
 from course_utils.models import GPT, GPTConfig
 from course_utils.train import TrainConfig, train
 from nbcells import lesson
+from scripts import benchmark
 
 GPT_NB = "chapters/03_pretraining/03_training_a_mini_gpt.ipynb"
 MHA_NB = "chapters/02_attention/03_masks_and_multi_head.ipynb"
@@ -155,23 +156,10 @@ SCALING_NB = "chapters/03_pretraining/06_scaling.ipynb"
 TINY = dict(steps=3, batch=4, block=16)
 
 
-def _benchmark(name: str):
-    """A script of benchmarks/ imported as a module (its functions, not its main)."""
-    import importlib
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.pop(0)
-
-
 def _run_gap(ns: dict) -> float:
     """The lesson's run of one tiny size vs benchmarks/gpt_scaling.py's (which made the stored cpu
     numbers the lesson plots): the same parameter count, tokens, compute and validation loss."""
-    bench = _benchmark("gpt_scaling")
+    bench = benchmark("gpt_scaling")
     mine = ns["run_size"](1, 16, **TINY)
     theirs = bench.run_size(ns["data"], 1, 16, **TINY, device=torch.device("cpu"))
     keys = ("params_non_embedding", "tokens", "compute_flops_6ND", "val_loss")
@@ -194,7 +182,7 @@ def _fit_gap(ns: dict) -> float:
     power law (alpha 0.3) and on noisy points."""
     import numpy as np
 
-    bench = _benchmark("gpt_scaling")
+    bench = benchmark("gpt_scaling")
     n = np.array([1e3, 1e4, 3e4, 1e5, 1e6])
     gaps = [abs(ns["fit_power_law"](n, 5 * n ** -0.3)[0] - 0.3)]
     loss = 5 * n ** -0.3 * np.array([1.02, 0.97, 1.01, 0.99, 1.03])
