@@ -58,7 +58,7 @@ def measure(n: int) -> dict:
     by_length, sorted_s = timed(lambda: ft.embed(enc, tok, texts, batch_size=BATCH), device)
     sorted_pad = ft.padding_share([b for _, b in ft.length_sorted_batches(tok, texts, BATCH)])
     return {"processor": processor(device), "sentences": len(texts), "batch_size": BATCH,
-            "seconds": {"file_order": round(file_s, 1), "sorted_by_length": round(sorted_s, 1)},
+            "seconds": {"file_order": round(file_s, 3), "sorted_by_length": round(sorted_s, 3)},
             "file_order_over_sorted": round(file_s / sorted_s, 2),
             "padding_share": {"file_order": round(plain_pad, 3), "sorted_by_length": round(sorted_pad, 3)},
             "max_abs_difference": float(np.abs(plain - by_length).max()),

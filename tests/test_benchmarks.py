@@ -351,7 +351,10 @@ def test_inference_order_benchmark_times_both_orders_with_the_same_vectors(tmp_p
     (e,) = doc["processors"]
     assert doc["benchmark"] == "benchmarks/inference_order.py" and e["sentences"] == 200
     s = e["seconds"]
-    assert e["file_order_over_sorted"] == pytest.approx(s["file_order"] / s["sorted_by_length"], rel=0.05)
+    half = 0.0005                                  # the seconds are stored to the millisecond, the ratio to 0.01
+    low = (s["file_order"] - half) / (s["sorted_by_length"] + half) - 0.005
+    high = (s["file_order"] + half) / (s["sorted_by_length"] - half) + 0.005
+    assert low <= e["file_order_over_sorted"] <= high, (e["file_order_over_sorted"], s)
     pad = e["padding_share"]
     assert 0 <= pad["sorted_by_length"] < pad["file_order"] < 1       # sorting pads less, measured here
     assert e["max_abs_difference"] < 1e-4                                # the same vectors, in the same order
