@@ -33,9 +33,9 @@ import torch.nn.functional as F
 
 from course_utils import results
 from course_utils.models.llama import Linear, load_smollm2, to_transformers
+from course_utils.models.smollm2 import STORY_PROMPT as PROMPT
 from course_utils.runtime import get_profile, pick
 
-PROMPT = "Write a short story about a robot who learns to paint."
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 

@@ -1,26 +1,37 @@
-"""Chapter 6 benchmark: weight-only int8 (one scale per output channel) for SmolLM2-135M-Instruct in
-the course's Llama: weight memory and validation perplexity against the float32 model.
+"""Chapter 6 benchmark: SmolLM2-135M-Instruct in the course's Llama stored as float32, bfloat16 and
+weight-only int8 (one scale per output channel): weight memory, validation perplexity, generation
+speed and energy per generated token of each, in one run.
 
     COURSE_PROFILE=cpu flock /tmp/course-cpu.lock .venv/bin/python benchmarks/smollm2_quant.py
     .venv/bin/python benchmarks/smollm2_quant.py --profile ci        # a few hundred tokens
 
-Perplexity is measured on the first tokens (SmolLM2's tokenizer) of Tiny Shakespeare's validation
-text (its last 10 %, the split of chapter 3), in consecutive windows. The float32 model holds the
-weights as the GGUF file stores them after decoding Q4_1, so "float32" here means "Q4_1 decoded to
-float32": int8 is compared with exactly what the file gives. Targets: >= 3.5x less weight memory,
-perplexity within 3 %. Writes results/smollm2_quant_<profile>.json through course_utils.results.
+The four forms are ``course_utils.quant.precisions``: float32, bfloat16, int8 multiplied by
+PyTorch's int8 weight-only kernel on a CPU (activations rounded to bfloat16 for each product), and
+int8 decoded to float32 at every call. "float32" holds the weights as the GGUF file stores them
+after decoding Q4_1, so the others are compared with exactly what the file gives.
+
+Perplexity: the first tokens (SmolLM2's tokenizer) of Tiny Shakespeare's validation text (its last
+10 %, the split of chapter 3), in consecutive windows. Speed: greedy generation, batch 1, the prompt
+of chapter 3's speed measurement (smollm2.STORY_PROMPT) through the chat template, a fixed number
+of new tokens, the four forms timed in interleaved rounds (median tokens/s, prefill included).
+Energy per token: ``course_utils.energy.measure`` around the timed generations (a counter where the
+machine has one, otherwise its labelled estimate, which then only restates the time). Targets for
+int8: >= 3.5x less weight memory, perplexity within 3 %. Writes results/smollm2_quant_<profile>.json
+through course_utils.results.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from course_utils import quant, results
+from course_utils import energy, quant, results
 from course_utils.data import load_tinyshakespeare
 from course_utils.models.llama import load_smollm2
+from course_utils.models.smollm2 import STORY_PROMPT as PROMPT
 from course_utils.runtime import get_profile, pick
 
 
@@ -34,24 +45,59 @@ def validation_ids(tok, n_tokens: int) -> torch.Tensor:
     return ids[:n_tokens]
 
 
-def run(profile: str, n_tokens: int, window: int, threads: int | None) -> dict:
-    """Perplexity and weight bytes of the float32 and the int8 model on the same tokens."""
+def generation(models: dict, prompt_ids: torch.Tensor, new_tokens: int, rounds: int) -> dict:
+    """Tokens/s (median of interleaved rounds) and energy per new token of each model; how many of
+    the new greedy tokens equal float32's, counted from the first one until they part."""
+    first = {name: m.generate(prompt_ids, new_tokens) for name, m in models.items()}   # warm-up
+    times: dict[str, list[float]] = {name: [] for name in models}
+    joules = dict.fromkeys(models, 0.0)
+    method = ""
+    for _ in range(rounds):
+        for name, m in models.items():
+            with energy.measure() as e:
+                t0 = time.perf_counter()
+                m.generate(prompt_ids, new_tokens)
+                times[name].append(time.perf_counter() - t0)
+            joules[name] += e.joules
+            method = e.result.method
+    ref = first["float32"][0, prompt_ids.size(1):]
+    out = {}
+    for name in models:
+        new = first[name][0, prompt_ids.size(1):]
+        parted = (new != ref).nonzero()
+        out[name] = {"tokens_per_s": round(new_tokens / statistics.median(times[name]), 3),
+                     "seconds": [round(t, 4) for t in times[name]],
+                     "joules_per_token": round(joules[name] / (rounds * new_tokens), 4),
+                     "same_tokens_as_float32": int(parted[0, 0]) if parted.numel() else new_tokens}
+    return {"energy_method": method, "by_format": out}
+
+
+def run(profile: str, n_tokens: int, window: int, new_tokens: int, rounds: int, threads: int | None) -> dict:
+    """Weight bytes, perplexity, tokens/s and energy per token of the four forms of SmolLM2."""
     if threads:
         torch.set_num_threads(threads)
     model, tok = load_smollm2()
     ids = validation_ids(tok, n_tokens)
+    models = quant.precisions(model)
     row = {}
-    for name in ("float32", "int8"):
-        if name == "int8":
-            quant.quantize_llama_int8(model)
+    for name, m in models.items():
         t0 = time.perf_counter()
-        ppl = quant.perplexity(model, ids, window)
-        row[name] = {"perplexity": round(ppl, 4), "weight_bytes": quant.weight_bytes(model),
-                     "seconds": round(time.perf_counter() - t0, 2)}
+        ppl = quant.perplexity(m, ids, window)
+        row[name] = {"perplexity": round(ppl, 4), "weight_bytes": quant.weight_bytes(m),
+                     "perplexity_seconds": round(time.perf_counter() - t0, 2)}
+    prompt_ids = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
+                                         return_dict=True, return_tensors="pt")["input_ids"]
+    gen = generation(models, prompt_ids, new_tokens, rounds)
+    for name in models:
+        row[name].update(gen["by_format"][name])
+        row[name]["speed_over_float32"] = round(row[name]["tokens_per_s"] / gen["by_format"]["float32"]["tokens_per_s"], 3)
     shrink = row["float32"]["weight_bytes"] / row["int8"]["weight_bytes"]
     change = row["int8"]["perplexity"] / row["float32"]["perplexity"] - 1
     return {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF decoded to float32)", "text": "Tiny Shakespeare, validation (last 10 %)",
-            "tokens": int(ids.numel()), "window": window, "threads": torch.get_num_threads(), **row,
+            "tokens": int(ids.numel()), "window": window, "threads": torch.get_num_threads(),
+            "generation": {"prompt": PROMPT, "prompt_tokens": int(prompt_ids.size(1)), "new_tokens": new_tokens,
+                           "rounds": rounds, "batch": 1, "energy_method": gen["energy_method"]},
+            "formats": row,
             "memory_ratio": round(shrink, 3), "perplexity_change": round(change, 5),
             "targets": {"memory_ratio_at_least": 3.5, "perplexity_change_at_most": 0.03},
             "targets_met": bool(shrink >= 3.5 and abs(change) <= 0.03)}
@@ -62,14 +108,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profile", default=None, help="ci, cpu or gpu (default: COURSE_PROFILE / automatic)")
     ap.add_argument("--tokens", type=int, default=None, help="validation tokens (ci 256, cpu 4096)")
     ap.add_argument("--window", type=int, default=512, help="tokens per forward pass")
+    ap.add_argument("--new-tokens", type=int, default=None, help="generated tokens per round (ci 8, cpu 128)")
+    ap.add_argument("--rounds", type=int, default=None, help="timed generation rounds (ci 1, cpu 3)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=None, help="write here instead of results/")
     args = ap.parse_args(argv)
     profile = args.profile or get_profile()
-    payload = run(profile, args.tokens or pick(ci=256, cpu=4096, gpu=4096, profile=profile),
-                  args.window, args.threads)
+    payload = run(profile, args.tokens or pick(ci=256, cpu=4096, gpu=4096, profile=profile), args.window,
+                  args.new_tokens or pick(ci=8, cpu=128, gpu=128, profile=profile),
+                  args.rounds or pick(ci=1, cpu=3, gpu=3, profile=profile), args.threads)
     path = results.save("smollm2_quant", payload, profile, path=args.out)
-    print({k: payload[k] for k in ("float32", "int8", "memory_ratio", "perplexity_change", "targets_met")})
+    for name, r in payload["formats"].items():
+        print(f"{name:26s} {r['weight_bytes'] / 1e6:6.1f} MB  perplexity {r['perplexity']:8.3f}  "
+              f"{r['tokens_per_s']:6.1f} tokens/s ({r['speed_over_float32']:.2f}x)  {r['joules_per_token']:.3f} J/token")
+    print({k: payload[k] for k in ("memory_ratio", "perplexity_change", "targets_met")})
     print(f"wrote {path}")
 
 

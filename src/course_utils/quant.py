@@ -7,6 +7,8 @@ are values 0-15, the high nibbles values 16-31, as in gguf's own code); value = 
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,26 +41,44 @@ def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class Int8Linear(nn.Module):
-    """A bias-free Linear whose weight is stored as int8 + one float32 scale per output channel;
-    the weight is dequantized at each call (weight-only quantization: memory shrinks, arithmetic stays float)."""
+    """A bias-free Linear whose weight is stored as int8 + one scale per output channel (weight-only
+    quantization: the activations stay floating point).
 
-    def __init__(self, q: torch.Tensor, scale: torch.Tensor) -> None:
+    Two ways to multiply. With ``kernel=True`` (the default) on a CPU, PyTorch's int8 weight-only
+    kernel ``torch._weight_int8pack_mm`` (the one torchao and torchchat call on a CPU) multiplies with the
+    int8 weights directly and scales each output: a product reads 1 byte per weight. It takes
+    bfloat16 activations, so the input is rounded to bfloat16 for the product and the output
+    returned in the input's dtype. Otherwise (``kernel=False``, a GPU, or a PyTorch without the
+    kernel) the weight is decoded to the input's dtype at every call and multiplied as before:
+    memory at rest shrinks, the bytes each product moves do not.
+    """
+
+    def __init__(self, q: torch.Tensor, scale: torch.Tensor, kernel: bool = True) -> None:
         super().__init__()
         self.register_buffer("q", q)
         self.register_buffer("scale", scale)
+        self.kernel = kernel
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> "Int8Linear":
+    def from_linear(cls, linear: nn.Linear, kernel: bool = True) -> "Int8Linear":
         """Quantize an ``nn.Linear`` without bias."""
         if linear.bias is not None:
             raise ValueError("Int8Linear has no bias")
-        return cls(*quantize_int8(linear.weight))
+        return cls(*quantize_int8(linear.weight), kernel=kernel)
 
     def weight(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The dequantized weight (out, in)."""
         return self.q.to(dtype) * self.scale.to(dtype)
 
+    def uses_kernel(self, x: torch.Tensor) -> bool:
+        """Whether a call on ``x`` multiplies with the int8 weights directly."""
+        return self.kernel and x.device.type == "cpu" and hasattr(torch, "_weight_int8pack_mm")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.uses_kernel(x):
+            rows = x.reshape(-1, x.size(-1)).to(torch.bfloat16)
+            y = torch._weight_int8pack_mm(rows, self.q, self.scale[:, 0].to(torch.bfloat16))
+            return y.to(x.dtype).reshape(*x.shape[:-1], -1)
         return F.linear(x, self.weight(x.dtype))
 
 
@@ -70,17 +90,18 @@ class Int8Embedding(nn.Module):
         self.table = head
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.table.q[idx].float() * self.table.scale[idx]
+        return self.table.q[idx].to(self.table.scale.dtype) * self.table.scale[idx]   # the model's dtype
 
 
-def quantize_llama_int8(model: nn.Module) -> nn.Module:
-    """Replace every matrix of a :class:`Llama` (in place) by int8 with per-row scales; norms stay float32."""
+def quantize_llama_int8(model: nn.Module, kernel: bool = True) -> nn.Module:
+    """Replace every matrix of a :class:`Llama` (in place) by int8 with per-row scales; norms stay as
+    they are. ``kernel``: multiply with the int8 weights directly on a CPU (see :class:`Int8Linear`)."""
     for blk in model.blocks:
-        blk.attn.qkv = Int8Linear.from_linear(blk.attn.qkv)
-        blk.attn.proj = Int8Linear.from_linear(blk.attn.proj)
-        blk.mlp.gate_up = Int8Linear.from_linear(blk.mlp.gate_up)
-        blk.mlp.down = Int8Linear.from_linear(blk.mlp.down)
-    head = Int8Linear.from_linear(model.head)          # tied: quantize the shared matrix once
+        blk.attn.qkv = Int8Linear.from_linear(blk.attn.qkv, kernel)
+        blk.attn.proj = Int8Linear.from_linear(blk.attn.proj, kernel)
+        blk.mlp.gate_up = Int8Linear.from_linear(blk.mlp.gate_up, kernel)
+        blk.mlp.down = Int8Linear.from_linear(blk.mlp.down, kernel)
+    head = Int8Linear.from_linear(model.head, kernel)          # tied: quantize the shared matrix once
     model.head = head
     model.tok_emb = Int8Embedding(head) if model.config.tie_weights else \
         Int8Embedding(Int8Linear(*quantize_int8(model.tok_emb.weight)))
@@ -110,3 +131,15 @@ def perplexity(model: nn.Module, ids: torch.Tensor, window: int = 512) -> float:
         losses += F.cross_entropy(logits[0].float(), chunk[0, 1:], reduction="sum").item()
         count += chunk.size(1) - 1
     return float(np.exp(losses / count))
+
+
+def precisions(model: nn.Module) -> dict[str, nn.Module]:
+    """The same weights of a float32 :class:`Llama` in four forms (``model`` itself is the first, the
+    others are copies): float32, bfloat16, int8 per channel multiplied by PyTorch's int8 kernel, and
+    int8 per channel decoded to float32 at every call."""
+    if next(model.parameters()).dtype != torch.float32:
+        raise ValueError("give the float32 model (load_smollm2() without dtype); the others are made from it")
+    return {"float32": model,
+            "bfloat16": copy.deepcopy(model).to(torch.bfloat16),
+            "int8": quantize_llama_int8(copy.deepcopy(model)),
+            "int8, decoded at each call": quantize_llama_int8(copy.deepcopy(model), kernel=False)}
