@@ -92,6 +92,8 @@ def test_int8_kernel_multiplies_the_integers_and_decoding_is_exact():
             assert (y.float() - exact).abs().max() <= 1e-2 * exact.abs().max()
         x = torch.randn(shape)
         assert torch.equal(decoded(x), torch.nn.functional.linear(x, exact_w))
+    wide = torch.randn(3, 4, 64).bfloat16()[:, -1:]              # a strided slice, as the last position of a batch
+    assert torch.equal(lin(wide), lin(wide.contiguous()))
     called = []
     real = torch._weight_int8pack_mm
     try:
