@@ -8,7 +8,8 @@ speed and energy per generated token of each, in one run.
 The four forms are ``course_utils.quant.precisions``: float32, bfloat16, int8 multiplied by
 PyTorch's int8 weight-only kernel on a CPU (activations rounded to bfloat16 for each product), and
 int8 decoded to float32 at every call. "float32" holds the weights as the GGUF file stores them
-after decoding Q4_1, so the others are compared with exactly what the file gives.
+after decoding Q4_1, so the others are compared with exactly what the file gives. In the gpu
+profile everything runs on the GPU, where the int8 kernel is not used: both int8 forms decode.
 
 Perplexity: the first tokens (SmolLM2's tokenizer) of Tiny Shakespeare's validation text (its last
 10 %, the split of chapter 3), in consecutive windows. Speed: greedy generation, batch 1, the prompt
@@ -29,10 +30,11 @@ from pathlib import Path
 import torch
 
 from course_utils import energy, quant, results
+from course_utils.bench import timed
 from course_utils.data import load_tinyshakespeare
 from course_utils.models.llama import load_smollm2
 from course_utils.models.smollm2 import STORY_PROMPT as PROMPT
-from course_utils.runtime import get_profile, pick
+from course_utils.runtime import get_device, get_profile, pick
 
 
 def validation_ids(tok, n_tokens: int) -> torch.Tensor:
@@ -55,9 +57,7 @@ def generation(models: dict, prompt_ids: torch.Tensor, new_tokens: int, rounds: 
     for _ in range(rounds):
         for name, m in models.items():
             with energy.measure() as e:
-                t0 = time.perf_counter()
-                m.generate(prompt_ids, new_tokens)
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(timed(lambda: m.generate(prompt_ids, new_tokens), prompt_ids.device)[1])  # noqa: B023
             joules[name] += e.joules
             method = e.result.method
     ref = first["float32"][0, prompt_ids.size(1):]
@@ -76,8 +76,9 @@ def run(profile: str, n_tokens: int, window: int, new_tokens: int, rounds: int, 
     """Weight bytes, perplexity, tokens/s and energy per token of the four forms of SmolLM2."""
     if threads:
         torch.set_num_threads(threads)
-    model, tok = load_smollm2()
-    ids = validation_ids(tok, n_tokens)
+    device = get_device(profile)
+    model, tok = load_smollm2(device=device)
+    ids = validation_ids(tok, n_tokens).to(device)
     models = quant.precisions(model)
     row = {}
     for name, m in models.items():
@@ -86,7 +87,7 @@ def run(profile: str, n_tokens: int, window: int, new_tokens: int, rounds: int, 
         row[name] = {"perplexity": round(ppl, 4), "weight_bytes": quant.weight_bytes(m),
                      "perplexity_seconds": round(time.perf_counter() - t0, 2)}
     prompt_ids = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
-                                         return_dict=True, return_tensors="pt")["input_ids"]
+                                         return_dict=True, return_tensors="pt")["input_ids"].to(device)
     gen = generation(models, prompt_ids, new_tokens, rounds)
     for name in models:
         row[name].update(gen["by_format"][name])
@@ -94,7 +95,7 @@ def run(profile: str, n_tokens: int, window: int, new_tokens: int, rounds: int, 
     shrink = row["float32"]["weight_bytes"] / row["int8"]["weight_bytes"]
     change = row["int8"]["perplexity"] / row["float32"]["perplexity"] - 1
     return {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF decoded to float32)", "text": "Tiny Shakespeare, validation (last 10 %)",
-            "tokens": int(ids.numel()), "window": window, "threads": torch.get_num_threads(),
+            "tokens": int(ids.numel()), "window": window, "threads": torch.get_num_threads(), "device": str(device),
             "generation": {"prompt": PROMPT, "prompt_tokens": int(prompt_ids.size(1)), "new_tokens": new_tokens,
                            "rounds": rounds, "batch": 1, "energy_method": gen["energy_method"]},
             "formats": row,
