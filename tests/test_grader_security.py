@@ -213,9 +213,27 @@ class FakeProcess:
         pass
 
 
-def converse(script, todo=(("q1", "t1"), ("q1", "t2"))):
+class ClosedBeforeLastPoll:
+    """The grader's end of the pipe, slowed so that the worker has closed its end (``closed`` is set)
+    before the grader reads the "done" message: the order a loaded machine can produce."""
+
+    def __init__(self, conn, closed):
+        self.conn, self.closed = conn, closed
+
+    def recv_bytes(self, *a):
+        data = self.conn.recv_bytes(*a)
+        if b'"done"' in data:
+            assert self.closed.wait(5)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+def converse(script, todo=(("q1", "t1"), ("q1", "t2")), close_after=False):
     """Run the grader's side of one attempt against a scripted worker that knows the signing key
-    (as a student who broke into the worker's memory would): ``script(send, todo)`` sends messages."""
+    (as a student who broke into the worker's memory would): ``script(send, todo)`` sends messages.
+    ``close_after``: the worker then closes its end of the pipe before the grader reads "done"."""
     import hmac
     import multiprocessing
     import threading
@@ -236,11 +254,16 @@ def converse(script, todo=(("q1", "t1"), ("q1", "t2"))):
         send({"k": "cells_done", "errors": [], "output": ""})
         child.recv_bytes()  # the hidden tests
         script(send, [list(k) for k in todo])
+        if close_after:
+            child.close()
+            closed.set()
+    closed = threading.Event()
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
     job = Job(lab.name, ["pass"], "SECRET_HIDDEN_TEST_SOURCE_LINE = 1", tests, [], time.monotonic() + 5, 2.0, 512,
               ["SECRET_HIDDEN_TEST_SOURCE_LINE = 1"])
-    why = _attempt(job, list(todo), spawn=lambda: (FakeProcess(), parent))
+    end = ClosedBeforeLastPoll(parent, closed) if close_after else parent
+    why = _attempt(job, list(todo), spawn=lambda: (FakeProcess(), end))
     thread.join(5)
     return why, job.got
 
@@ -255,6 +278,27 @@ def test_signed_messages_still_cannot_claim_more_than_the_parents_tests():
     why, got = converse(honest_but_greedy)
     assert why == "" and [o.points for o in got.values()] == [2.0, 2.0]  # points from the parent's own tests
     assert all(o.max_points == 2.0 and o.hidden and "SECRET" not in o.message for o in got.values())
+
+
+def honest(send, todo):
+    for q, t in todo:
+        send({"k": "start", "q": q, "t": t})
+        send({"k": "result", "q": q, "t": t, "status": "pass"})
+    send({"k": "done"})
+
+
+def test_a_worker_that_exits_right_after_done_is_not_tampering():
+    """An honest worker returns after "done" and its pipe closes; if that happens before the grader
+    looks for extra messages (a loaded machine: CI graded h10_traceback_frame 0 once this way),
+    the closed pipe must not read as "a message after the end of the tests"."""
+    why, got = converse(honest, close_after=True)
+    assert why == "" and [o.points for o in got.values()] == [2.0, 2.0]
+
+
+def test_a_message_after_done_is_tampering_even_if_the_worker_then_exits():
+    for close_after in (False, True):
+        why, _ = converse(lambda send, todo: [honest(send, todo), send({"k": "done"})], close_after=close_after)
+        assert why.startswith(grading.TAMPERED) and "after the end of the tests" in why, (close_after, why)
 
 
 @pytest.mark.parametrize("script, reason", [
