@@ -57,7 +57,7 @@ def generation(models: dict, prompt_ids: torch.Tensor, new_tokens: int, rounds: 
     for _ in range(rounds):
         for name, m in models.items():
             with energy.measure() as e:
-                times[name].append(timed(lambda: m.generate(prompt_ids, new_tokens), prompt_ids.device)[1])  # noqa: B023
+                times[name].append(timed(lambda: m.generate(prompt_ids, new_tokens), prompt_ids.device)[1])
             joules[name] += e.joules
             method = e.result.method
     ref = first["float32"][0, prompt_ids.size(1):]
