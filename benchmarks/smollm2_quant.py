@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -82,10 +81,9 @@ def run(profile: str, n_tokens: int, window: int, new_tokens: int, rounds: int, 
     models = quant.precisions(model)
     row = {}
     for name, m in models.items():
-        t0 = time.perf_counter()
-        ppl = quant.perplexity(m, ids, window)
+        ppl, seconds = timed(lambda: quant.perplexity(m, ids, window), device)
         row[name] = {"perplexity": round(ppl, 4), "weight_bytes": quant.weight_bytes(m),
-                     "perplexity_seconds": round(time.perf_counter() - t0, 2)}
+                     "perplexity_seconds": round(seconds, 2)}
     prompt_ids = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
                                          return_dict=True, return_tensors="pt")["input_ids"].to(device)
     gen = generation(models, prompt_ids, new_tokens, rounds)

@@ -136,11 +136,11 @@ def test_quant_benchmark_times_every_form_on_the_same_prompt():
     assert out["energy_method"] in ("nvml", "rapl", "estimate")
     rows = out["by_format"]
     assert list(rows) == list(forms) and rows["float32"]["same_tokens_as_float32"] == 6
+    ref = forms["float32"].generate(prompt, 6)[0, 5:]
     for name, r in rows.items():
         assert len(r["seconds"]) == 2 and r["tokens_per_s"] > 0 and r["joules_per_token"] >= 0
         assert r["tokens_per_s"] == pytest.approx(6 / (sum(r["seconds"]) / 2), rel=0.05)   # median of 2 rounds
         new = forms[name].generate(prompt, 6)[0, 5:]            # greedy: the same tokens again
-        ref = forms["float32"].generate(prompt, 6)[0, 5:]
         agree = 0
         while agree < 6 and new[agree] == ref[agree]:
             agree += 1
@@ -168,7 +168,8 @@ def test_stored_quant_run_backs_the_lesson():
     assert run["targets_met"] and run["memory_ratio"] >= 3.5 and abs(run["perplexity_change"]) <= 0.03
     speed = {name: r["tokens_per_s"] for name, r in f.items()}
     assert min(speed, key=speed.get) == "int8, decoded at each call"          # 6.5: "the slowest form"
-    assert max(speed, key=speed.get) == "int8"                                # 6.5: "the fastest of the four"
+    assert max(speed, key=speed.get) == "int8"                                # 6.5: int8 multiplied directly gains...
+    assert f["int8"]["speed_over_float32"] < 4                                 # ..."well below the ceiling's 4x"
 
 
 def test_lessons_time_generation_on_the_benchmarks_prompt():
